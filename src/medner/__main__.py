@@ -1,0 +1,3 @@
+from medner.cli.main import app
+
+app(prog_name="medner")

@@ -1,0 +1,1 @@
+"""The ``medner`` command line: thin wrappers around the typed functions of each stage."""

@@ -1,0 +1,297 @@
+"""The ``medner`` command: one entry point, a subcommand per lifecycle stage.
+
+Results go to stdout (and only results: ``evaluate --format json`` prints nothing else); logs and
+progress bars go to stderr. Commands are thin: each parses options and calls a typed function.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from medner.errors import MednerError
+
+app = typer.Typer(
+    name="medner",
+    help="Disease and treatment entities from clinical notes: train, evaluate, extract.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DEFAULT_MODEL = Path("models/default")
+DEFAULT_TRAIN = Path("data/biotext/train_sent")
+DEFAULT_NOTES = Path("data/mtsamples/mtsamples.parquet")
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+    )
+
+
+def _progress(transient: bool = False) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+    )
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def train_with_progress(
+    train_paths: list[Path],
+    output: Path,
+    dev_paths: list[Path],
+    config_path: Path | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, object]:
+    """Train with a progress bar over optimiser iterations; returns the metrics."""
+    from medner.training.config import load_config
+    from medner.training.train import train
+
+    config = load_config(config_path, overrides)
+    with _progress() as progress:
+        task = progress.add_task(
+            f"training {config.backend}", total=config.crf.max_iterations
+        )
+
+        def on_iteration(iteration: int, loss: float) -> None:
+            progress.update(task, completed=iteration, description=f"training (loss {loss:,.0f})")
+
+        result = train(train_paths, output, config, dev_paths, on_iteration)
+        progress.update(task, total=progress.tasks[0].completed or 1)
+    err.print(f"model saved to [bold]{result.output}[/] in {result.seconds:.1f} s")
+    return result.metrics
+
+
+@app.command("train")
+def train_cli(
+    train: Annotated[
+        list[Path], typer.Option("--train", help="Training data (repeat for several corpora).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    dev: Annotated[
+        list[Path] | None, typer.Option("--dev", help="Dev data, scored after training.")
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="Model backend.")] = "crf",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML training config (see TrainConfig).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config value, e.g. --set crf.c2=0.1."),
+    ] = None,
+) -> None:
+    """Train a model and save it as one directory (weights, config, metrics, model card)."""
+    try:
+        overrides = [f"backend={backend}", *(set_ or [])]
+        metrics = train_with_progress(train, output, dev or [], config, overrides)
+    except MednerError as exc:
+        _fail(exc)
+        return
+    dev_metrics = metrics.get("dev")
+    if isinstance(dev_metrics, dict):
+        err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
+
+
+def _load_model(model: Path):  # type: ignore[no-untyped-def]
+    from medner.models import load_model
+
+    return load_model(model)
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data to score on.")],
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="'json' (stdout holds only the JSON) or 'table'.")
+    ] = "table",
+    errors: Annotated[
+        Path | None, typer.Option("--errors", help="Write false positives/negatives (JSONL).")
+    ] = None,
+) -> None:
+    """Strict entity-level precision, recall and F1 per label (token-weighted F1 beside it)."""
+    from medner.evaluation.evaluate import evaluate_model, write_error_report
+    from medner.training.train import load_documents
+
+    if format_ not in {"json", "table"}:
+        _fail(MednerError(f"--format must be 'json' or 'table', not {format_!r}"))
+    try:
+        loaded = _load_model(model)
+        documents = load_documents([data])
+        with _progress(transient=True) as progress:
+            task = progress.add_task("evaluating", total=len(documents))
+            result = evaluate_model(loaded, documents, lambda: progress.advance(task))
+    except MednerError as exc:
+        _fail(exc)
+        return
+    if errors is not None:
+        n = write_error_report(documents, result.predictions, errors)
+        err.print(f"{n} errors written to {errors}")
+    if format_ == "json":
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return
+    table = Table(title=f"strict entity-level scores on {data} ({result.sentences} sentences)")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="right" if col != "label" else "left")
+    for label, s in sorted(result.scores.per_label.items()):
+        table.add_row(label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.support))
+    m = result.scores.micro
+    table.add_row("micro", f"{m.precision:.4f}", f"{m.recall:.4f}", f"[bold]{m.f1:.4f}[/]", str(m.support))
+    table.add_row("macro", "", "", f"{result.scores.macro_f1:.4f}", "")
+    out.print(table)
+    out.print(f"token-level weighted F1 (course notebook's metric): {result.token_weighted_f1:.4f}")
+
+
+@app.command("extract")
+def extract_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    input_: Annotated[
+        Path, typer.Option("--input", "-i", help="Notes: .txt (or a folder), .jsonl, .csv, .parquet.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Entities out, JSONL.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Id field/column.")] = "id",
+    text_column: Annotated[str, typer.Option("--text-column", help="Text field/column.")] = "text",
+    include_text: Annotated[
+        bool, typer.Option("--include-text", help="Copy each note's text into the output.")
+    ] = False,
+    progress_bar: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Extract entities from notes, streaming: one JSONL line per input note, in order."""
+    from medner.inference import count_notes, extract_file, read_notes
+
+    try:
+        loaded = _load_model(model)
+        notes = read_notes(input_, id_column, text_column)
+        with _progress() as progress:
+            task = progress.add_task("extracting", total=count_notes(input_), visible=progress_bar)
+            summary = extract_file(
+                loaded, notes, output, include_text, lambda _n: progress.advance(task)
+            )
+    except MednerError as exc:
+        _fail(exc)
+        return
+    counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))
+    err.print(
+        f"{summary.notes} notes ({summary.failed} not processed) -> {output}: {counts or 'no entities'}"
+    )
+
+
+@app.command("clusters")
+def clusters_cli(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Cluster file to write.")],
+    notes: Annotated[Path, typer.Option("--notes", help="Unlabelled notes (any notes format).")]
+    = DEFAULT_NOTES,
+    text_column: Annotated[str, typer.Option("--text-column")] = "transcription",
+    corpus: Annotated[
+        list[Path] | None, typer.Option("--corpus", help="Corpora whose text (not labels) to add.")
+    ] = None,
+) -> None:
+    """Learn the word clusters used as CRF features from unlabelled text."""
+    from medner.inference import read_notes
+    from medner.training.clusters import learn_clusters, write_clusters
+    from medner.training.train import load_documents
+
+    corpora = corpus if corpus is not None else [
+        Path("data/biotext/train_sent"),
+        Path("data/ncbi-disease/train.tsv"),
+        Path("data/ncbi-disease/devel.tsv"),
+        Path("data/bc5cdr/train.tsv"),
+        Path("data/bc5cdr/devel.tsv"),
+    ]
+    try:
+        texts = [n.text for n in read_notes(notes, text_column=text_column) if n.text]
+        texts += [d.text for d in load_documents(corpora)]
+        clusters = learn_clusters(texts)
+    except MednerError as exc:
+        _fail(exc)
+        return
+    write_clusters(clusters, output)
+    err.print(f"{len(clusters)} word clusters written to {output}")
+
+
+@app.command("demo")
+def demo_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")] = DEFAULT_MODEL,
+    notes: Annotated[Path, typer.Option("--notes", help="Notes to extract from.")] = DEFAULT_NOTES,
+    sample: Annotated[int, typer.Option("--sample", help="How many notes to extract from.")] = 25,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Entities out, JSONL.")] = Path(
+        "runs/demo/entities.jsonl"
+    ),
+    show: Annotated[int, typer.Option("--show", help="Table rows to print.")] = 30,
+) -> None:
+    """The main job of `make run`: train the default model if missing, extract from a sample of
+    MTSamples notes, print a table of entities and where the full JSONL went."""
+    from itertools import islice
+
+    from medner.inference import extract_file, read_notes
+
+    try:
+        if not (model / "config.json").is_file():
+            err.print(f"no model at {model}: training the default disease + treatment model on {DEFAULT_TRAIN}")
+            train_with_progress([DEFAULT_TRAIN], model, [])
+        loaded = _load_model(model)
+        text_column = "transcription" if notes.suffix == ".parquet" else "text"
+        id_column = "note_id" if notes.suffix == ".parquet" else "id"
+        picked = list(islice(read_notes(notes, id_column, text_column), sample))
+        with _progress(transient=True) as progress:
+            task = progress.add_task("extracting", total=len(picked))
+            summary = extract_file(loaded, picked, output, False, lambda _n: progress.advance(task))
+    except MednerError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"entities in the first {summary.notes} notes of {notes}")
+    for col in ("note id", "entity", "label", "confidence"):
+        table.add_column(col)
+    rows = 0
+    with output.open(encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            for ent in record["entities"]:
+                if rows < show:
+                    table.add_row(str(record["id"]), ent["text"], ent["label"], f"{ent['confidence']:.2f}")
+                rows += 1
+    out.print(table)
+    counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))
+    out.print(f"{rows} entities ({counts}) in {summary.notes} notes; showing {min(rows, show)}.")
+    out.print(f"full JSONL: [bold]{output}[/]")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="medner")

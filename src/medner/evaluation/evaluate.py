@@ -1,0 +1,107 @@
+"""Score a model on a labelled dataset, and write the error report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medner.evaluation.metrics import EntityScores, score_entities, token_weighted_f1
+from medner.models.base import NerModel
+from medner.types import Document, Entity
+
+CONTEXT_CHARS = 60
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """Scores of one model on one dataset, with its predictions."""
+
+    scores: EntityScores
+    token_weighted_f1: float
+    sentences: int
+    predictions: list[list[Entity]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``medner evaluate --format json`` (DESIGN.md)."""
+        out = self.scores.to_dict()
+        out["token_weighted_f1"] = round(self.token_weighted_f1, 6)
+        out["sentences"] = self.sentences
+        return out
+
+
+def evaluate_model(
+    model: NerModel,
+    documents: Sequence[Document],
+    on_document: Callable[[], None] | None = None,
+) -> Evaluation:
+    """Predict every document's entities from its raw text and score them strictly."""
+    predictions: list[list[Entity]] = []
+    for doc in documents:
+        predictions.append(model.predict(doc.text))
+        if on_document is not None:
+            on_document()
+    return Evaluation(
+        scores=score_entities([d.entities for d in documents], predictions),
+        token_weighted_f1=token_weighted_f1(documents, predictions),
+        sentences=len(documents),
+        predictions=predictions,
+    )
+
+
+def _context(text: str, start: int, end: int) -> str:
+    left = text[max(0, start - CONTEXT_CHARS) : start]
+    right = text[end : end + CONTEXT_CHARS]
+    return f"{left}[[{text[start:end]}]]{right}"
+
+
+def error_kind(entity: Entity, others: Sequence[Entity]) -> tuple[str, Entity | None]:
+    """Why ``entity`` has no exact match among ``others``: ``label`` (same span, other label),
+    ``boundary`` (overlapping span) or ``spurious``/``missed`` is decided by the caller."""
+    for other in others:
+        if other.start == entity.start and other.end == entity.end:
+            return "label", other
+    for other in others:
+        if other.start < entity.end and entity.start < other.end:
+            return "boundary", other
+    return "", None
+
+
+def write_error_report(
+    documents: Sequence[Document], predictions: Sequence[Sequence[Entity]], path: Path
+) -> int:
+    """Write false positives and false negatives with context as JSONL; returns the count.
+
+    Each line: ``{"id", "type": "fp"|"fn", "kind": "label"|"boundary"|"spurious"|"missed",
+    "entity", "counterpart", "context"}``; the entity is bracketed ``[[...]]`` in the context.
+    """
+    count = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for doc, pred in zip(documents, predictions, strict=True):
+            gold_keys = {e.key for e in doc.entities}
+            pred_keys = {e.key for e in pred}
+            rows: list[tuple[str, Entity, Sequence[Entity], str]] = [
+                ("fp", e, doc.entities, "spurious") for e in pred if e.key not in gold_keys
+            ]
+            rows += [("fn", e, pred, "missed") for e in doc.entities if e.key not in pred_keys]
+            for kind, entity, others, default in sorted(rows, key=lambda r: r[1].start):
+                why, counterpart = error_kind(entity, others)
+                fh.write(
+                    json.dumps(
+                        {
+                            "id": doc.id,
+                            "type": kind,
+                            "kind": why or default,
+                            "entity": entity.to_dict(),
+                            "counterpart": counterpart.to_dict() if counterpart else None,
+                            "context": _context(doc.text, entity.start, entity.end),
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+                count += 1
+    return count

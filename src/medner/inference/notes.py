@@ -1,0 +1,133 @@
+"""Streaming readers of raw notes: plain text, JSONL, CSV and Parquet.
+
+Each reader yields notes one at a time (Parquet in record batches), so memory stays constant
+whatever the size of the input. A note whose text is missing or not a string is still yielded,
+with ``text=None``, so that it comes out of extraction with its reason instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medner.errors import DataFormatError
+
+PARQUET_BATCH_ROWS = 512
+
+
+@dataclass(slots=True)
+class Note:
+    """A raw note: its id and text (``None`` when the input row had no usable text)."""
+
+    id: Any
+    text: str | None
+    problem: str | None = None
+
+
+def _coerce(note_id: Any, text: Any, where: str) -> Note:
+    if text is None:
+        return Note(note_id, None, f"{where}: text is null")
+    if not isinstance(text, str):
+        return Note(note_id, None, f"{where}: text is not a string")
+    return Note(note_id, text)
+
+
+def _read_jsonl(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield Note(f"{path.name}:{number}", None, f"{where}: not valid UTF-8")
+                continue
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Note(f"{path.name}:{number}", None, f"{where}: invalid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                yield Note(f"{path.name}:{number}", None, f"{where}: not a JSON object")
+                continue
+            yield _coerce(obj.get(id_column, f"{path.name}:{number}"), obj.get(text_column), where)
+
+
+def _read_csv(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or text_column not in reader.fieldnames:
+            raise DataFormatError(
+                path, 1, f"no column {text_column!r} (columns: {reader.fieldnames}); use --text-column"
+            )
+        try:
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                yield _coerce(row.get(id_column) or f"{path.name}:{reader.line_num}", row[text_column], where)
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(path, reader.line_num + 1, "not valid UTF-8") from exc
+
+
+def _read_parquet(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if text_column not in names:
+        raise DataFormatError(path, None, f"no column {text_column!r} (columns: {names}); use --text-column")
+    columns = [text_column] + ([id_column] if id_column in names else [])
+    row = 0
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+        texts = batch.column(text_column).to_pylist()
+        ids = batch.column(id_column).to_pylist() if id_column in names else [None] * len(texts)
+        for note_id, text in zip(ids, texts):
+            yield _coerce(note_id if note_id is not None else row, text, f"{path} row {row}")
+            row += 1
+
+
+def _read_text_files(path: Path) -> Iterator[Note]:
+    files = sorted(p for p in path.rglob("*.txt") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        try:
+            yield Note(f.stem, f.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            yield Note(f.stem, None, f"{f}: not valid UTF-8")
+
+
+def read_notes(path: str | Path, id_column: str = "id", text_column: str = "text") -> Iterator[Note]:
+    """Notes from ``path``, by its extension: ``.jsonl``, ``.csv``, ``.parquet``, or ``.txt``
+    (one note per file; a directory is read for its ``*.txt`` files)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(path, None, "no such file or directory")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _read_jsonl(path, id_column, text_column)
+    if suffix == ".csv":
+        return _read_csv(path, id_column, text_column)
+    if suffix in {".parquet", ".pq"}:
+        return _read_parquet(path, id_column, text_column)
+    if path.is_dir() or suffix == ".txt":
+        return _read_text_files(path)
+    raise DataFormatError(path, None, "unknown notes format: use .txt, .jsonl, .csv or .parquet")
+
+
+def count_notes(path: str | Path) -> int | None:
+    """Number of notes when it is cheap to know (Parquet metadata, text files), else ``None``."""
+    path = Path(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.is_dir():
+        return sum(1 for p in path.rglob("*.txt") if p.is_file())
+    if path.suffix.lower() == ".txt":
+        return 1
+    return None

@@ -1,0 +1,69 @@
+"""The interface every model backend implements, and loading a saved model by its backend."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from medner.errors import ModelLoadError
+from medner.types import Entity
+
+MODEL_CONFIG_FILE = "config.json"
+
+# backend name -> module that defines ``load(path) -> NerModel``; imported only when used, so
+# that heavy backends (torch) never load for the CRF.
+BACKENDS: dict[str, str] = {"crf": "medner.models.crf"}
+
+
+@runtime_checkable
+class NerModel(Protocol):
+    """A trained entity extractor."""
+
+    backend: str
+    labels: list[str]
+    metadata: dict[str, Any]
+
+    def predict(self, text: str) -> list[Entity]:
+        """Entities of one note, in order, non-overlapping, with ``text[start:end] == text``."""
+        ...
+
+    def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
+        """Entities of each note, lazily, in the order given."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the model as one self-contained directory."""
+        ...
+
+
+def read_model_config(path: Path) -> dict[str, Any]:
+    """The ``config.json`` of a model directory, with a clear error if it is not one."""
+    config_path = path / MODEL_CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelLoadError(
+            f"{path} is not a medner model directory (no {MODEL_CONFIG_FILE}); "
+            "train one with `medner train`"
+        )
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{config_path}: unreadable model config ({exc})") from exc
+    return config
+
+
+def load_model(path: str | Path) -> NerModel:
+    """Load a saved model directory, whatever its backend."""
+    path = Path(path)
+    config = read_model_config(path)
+    backend = config.get("backend")
+    module_name = BACKENDS.get(str(backend))
+    if module_name is None:
+        raise ModelLoadError(
+            f"{path}: unknown backend {backend!r}; this medner knows {', '.join(BACKENDS)}"
+        )
+    module = importlib.import_module(module_name)
+    model: NerModel = module.load(path)
+    return model

@@ -1,0 +1,232 @@
+"""The CRF backend (python-crfsuite): linear-chain CRF over medner's features.
+
+A saved model is one directory:
+
+- ``model.crfsuite``: the CRF weights;
+- ``config.json``: backend, resolved configuration, labels, feature version, medner version;
+- ``clusters.tsv``: the word clusters the features used (when enabled);
+- ``metrics.json``, ``MODEL_CARD.md``, ``environment.json``: written by training.
+
+Loading checks the feature version, so features always match the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pycrfsuite
+from pydantic import BaseModel, ConfigDict, Field
+
+import medner
+from medner.errors import ModelLoadError
+from medner.models.base import MODEL_CONFIG_FILE, read_model_config
+from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
+from medner.models.tagging import TaggedSentence, decode_tags, sentence_token_spans
+from medner.types import Entity
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.crfsuite"
+CLUSTERS_FILE = "clusters.tsv"
+
+
+class CRFConfig(BaseModel):
+    """Training settings of the CRF backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: str = Field("lbfgs", description="crfsuite training algorithm.")
+    c1: float = Field(0.05, ge=0, description="L1 regularisation (sparsity) coefficient.")
+    c2: float = Field(0.05, ge=0, description="L2 regularisation coefficient.")
+    max_iterations: int = Field(300, ge=1, description="Upper bound on optimiser iterations.")
+    all_possible_transitions: bool = Field(
+        True, description="Learn weights for transitions unseen in training (often negative)."
+    )
+    min_freq: int = Field(1, ge=0, description="Drop attributes seen fewer times than this.")
+    scheme: Literal["BIO", "BIOES"] = Field("BIOES", description="Token tagging scheme.")
+    features: FeatureConfig = Field(default_factory=FeatureConfig)  # type: ignore[arg-type]
+
+
+def read_clusters(path: Path) -> dict[str, str]:
+    """Word clusters as ``word -> bit path`` from a ``path<TAB>word[<TAB>count]`` file."""
+    clusters: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) >= 2:
+                clusters[parts[1]] = parts[0]
+    return clusters
+
+
+class _ProgressTrainer(pycrfsuite.Trainer):  # type: ignore[misc]
+    """A crfsuite trainer that reports iterations to a callback instead of printing."""
+
+    def __init__(self, on_iteration: Callable[[int, float], None] | None) -> None:
+        super().__init__(verbose=True)
+        self._callback = on_iteration
+
+    def on_iteration(self, log: str, info: dict[str, Any]) -> None:
+        if self._callback is not None:
+            self._callback(int(info.get("num", 0)), float(info.get("loss", 0.0)))
+
+    def on_start(self, log: str) -> None:
+        pass
+
+    def on_featgen_progress(self, log: str, percent: float) -> None:
+        pass
+
+    def on_featgen_end(self, log: str) -> None:
+        pass
+
+    def on_prepared(self, log: str) -> None:
+        pass
+
+    def on_prepare_error(self, log: str) -> None:
+        logger.error("crfsuite: %s", log.strip())
+
+    def on_optimization_end(self, log: str) -> None:
+        pass
+
+    def on_end(self, log: str) -> None:
+        pass
+
+
+class CRFModel:
+    """A trained CRF entity extractor."""
+
+    backend = "crf"
+
+    def __init__(
+        self,
+        weights: Path,
+        config: CRFConfig,
+        clusters: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.clusters = clusters
+        self.metadata: dict[str, Any] = metadata or {}
+        self._weights_bytes = weights.read_bytes()
+        self._tagger = pycrfsuite.Tagger()
+        self._tagger.open_inmemory(self._weights_bytes)
+        info = self._tagger.info()
+        self.tags: list[str] = list(self._tagger.labels())
+        self.labels: list[str] = sorted({t[2:] for t in self.tags if t != "O"})
+        self.features = FeatureExtractor(config.features, clusters)
+        self._known_attributes = frozenset(info.attributes)
+        self.features.restrict(self._known_attributes)
+
+    # -- prediction ------------------------------------------------------------------------
+    def _tag_sentence(self, text: str, tokens: list[tuple[int, int]]) -> list[Entity]:
+        tagger = self._tagger
+        words = [text[s:e] for s, e in tokens]
+        tags = tagger.tag(self.features.sentence_features(words))
+        if all(t == "O" for t in tags):
+            return []
+        probs = [tagger.marginal(t, i) if t != "O" else 1.0 for i, t in enumerate(tags)]
+        return decode_tags(text, tokens, tags, probs)
+
+    def predict(self, text: str) -> list[Entity]:
+        """Entities of one note."""
+        entities: list[Entity] = []
+        for tokens in sentence_token_spans(text):
+            entities += self._tag_sentence(text, tokens)
+        return entities
+
+    def predict_tokens(self, text: str, tokens: list[tuple[int, int]]) -> list[Entity]:
+        """Entities of one already-tokenized sentence (used to score token corpora)."""
+        return self._tag_sentence(text, tokens) if tokens else []
+
+    def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
+        """Entities of each note, lazily."""
+        for text in texts:
+            yield self.predict(text)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write weights, config and clusters into ``path`` (created if missing)."""
+        path.mkdir(parents=True, exist_ok=True)
+        (path / WEIGHTS_FILE).write_bytes(self._weights_bytes)
+        if self.clusters:
+            with (path / CLUSTERS_FILE).open("w", encoding="utf-8") as fh:
+                for word, bits in sorted(self.clusters.items()):
+                    fh.write(f"{bits}\t{word}\n")
+        config = {
+            "backend": self.backend,
+            "medner_version": medner.__version__,
+            "feature_version": FEATURE_VERSION,
+            "labels": self.labels,
+            "tags": self.tags,
+            "config": self.config.model_dump(),
+            "metadata": self.metadata,
+        }
+        (path / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def load(path: Path) -> CRFModel:
+    """Load a CRF model directory written by :meth:`CRFModel.save`."""
+    config = read_model_config(path)
+    version = config.get("feature_version")
+    if version != FEATURE_VERSION:
+        raise ModelLoadError(
+            f"{path}: model was trained with feature version {version}, this medner computes "
+            f"version {FEATURE_VERSION}; retrain it with `medner train`"
+        )
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelLoadError(f"{path}: missing {WEIGHTS_FILE}")
+    crf_config = CRFConfig.model_validate(config["config"])
+    clusters_path = path / CLUSTERS_FILE
+    clusters = read_clusters(clusters_path) if clusters_path.is_file() else None
+    if crf_config.features.clusters and clusters is None:
+        raise ModelLoadError(f"{path}: the config uses word clusters but {CLUSTERS_FILE} is missing")
+    return CRFModel(weights, crf_config, clusters, metadata=config.get("metadata", {}))
+
+
+def train_crf(
+    sentences: Sequence[tuple[list[str], list[str]]],
+    config: CRFConfig,
+    clusters: dict[str, str] | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> CRFModel:
+    """Train a CRF on ``(words, tags)`` sentences.
+
+    Args:
+        sentences: words and their BIO tags.
+        config: training settings.
+        clusters: word clusters, when ``config.features.clusters`` is on.
+        on_iteration: called with ``(iteration, loss)`` after each optimiser iteration.
+    """
+    extractor = FeatureExtractor(config.features, clusters)
+    trainer = _ProgressTrainer(on_iteration)
+    for words, tags in sentences:
+        trainer.append(extractor.sentence_features(words), tags)
+    trainer.select(config.algorithm)
+    params: dict[str, Any] = {
+        "max_iterations": config.max_iterations,
+        "feature.possible_transitions": config.all_possible_transitions,
+        "feature.minfreq": config.min_freq,
+    }
+    if config.algorithm == "lbfgs":
+        params.update({"c1": config.c1, "c2": config.c2})
+    elif config.algorithm in {"l2sgd"}:
+        params["c2"] = config.c2
+    trainer.set_params(params)
+    tmp = Path(tempfile.mkdtemp(prefix="medner-crf-"))
+    try:
+        weights = tmp / WEIGHTS_FILE
+        trainer.train(str(weights))
+        return CRFModel(weights, config, clusters if config.features.clusters else None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sentences_for_training(tagged: Iterable[tuple[str, TaggedSentence]]) -> list[tuple[list[str], list[str]]]:
+    """``(words, tags)`` pairs from tagged sentences of their texts."""
+    return [([text[s:e] for s, e in ts.tokens], ts.tags) for text, ts in tagged]

@@ -1,0 +1,125 @@
+"""Between character spans and token tags: the encoding every sequence-labelling backend shares.
+
+Training turns a document into sentences of words with BIO tags; prediction turns tags (and
+per-token probabilities) back into entities on the original text. Both use medner's own sentence
+splitter and tokenizer, so a model sees the same token boundaries in training and in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from medner.data.writers import token_tags
+from medner.errors import MednerError
+from medner.text import split_sentences, tokenize
+from medner.types import Document, Entity
+
+logger = logging.getLogger(__name__)
+
+_SCHEMES = {"BIO": "IOB2", "BIOES": "IOBES"}
+
+
+@dataclass(slots=True)
+class TaggedSentence:
+    """A sentence's token spans with their gold tags."""
+
+    tokens: list[tuple[int, int]]
+    tags: list[str]
+
+
+def sentence_token_spans(text: str) -> list[list[tuple[int, int]]]:
+    """Tokens of each sentence of a raw note (sentences with no token are dropped)."""
+    out = []
+    for a, b in split_sentences(text):
+        tokens = tokenize(text, a, b)
+        if tokens:
+            out.append(tokens)
+    return out
+
+
+def _merged_sentences(doc: Document) -> list[tuple[int, int]]:
+    """Sentence spans, merged where a gold entity crosses a boundary."""
+    spans = split_sentences(doc.text)
+    if not doc.entities or len(spans) < 2:
+        return spans
+    merged = [spans[0]]
+    for a, b in spans[1:]:
+        pa, pb = merged[-1]
+        if any(e.start < pb and e.end > a for e in doc.entities):
+            merged[-1] = (pa, b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def encode_document(doc: Document, scheme: str = "BIO") -> Iterator[TaggedSentence]:
+    """Tagged sentences of a labelled document, in the ``BIO`` (IOB2) or ``BIOES`` scheme.
+
+    An entity whose boundary falls inside a medner token (possible only for hand-made JSONL
+    spans) cannot be learned from; it is dropped with a warning naming the document.
+    """
+    for a, b in _merged_sentences(doc):
+        tokens = tokenize(doc.text, a, b)
+        if not tokens:
+            continue
+        inside = [e for e in doc.entities if a <= e.start and e.end <= b]
+        try:
+            tags = token_tags(tokens, inside, _SCHEMES[scheme])
+        except MednerError:
+            starts = {s for s, _ in tokens}
+            ends = {e for _, e in tokens}
+            kept = [e for e in inside if e.start in starts and e.end in ends]
+            logger.warning(
+                "document %s: %d entity span(s) do not align with tokens and are ignored",
+                doc.id,
+                len(inside) - len(kept),
+            )
+            tags = token_tags(tokens, kept, _SCHEMES[scheme])
+        yield TaggedSentence(tokens, tags)
+
+
+def decode_tags(
+    text: str,
+    tokens: list[tuple[int, int]],
+    tags: list[str],
+    probabilities: list[float] | None = None,
+) -> list[Entity]:
+    """Entities from BIO or BIOES tags over ``tokens`` of ``text``.
+
+    An ``I-X``/``E-X`` that does not continue an ``X`` entity opens one, so every tag sequence
+    decodes to valid, non-overlapping spans. An entity's confidence is the lowest per-token
+    probability of its tags: the weakest link of the span.
+    """
+    entities: list[Entity] = []
+    start = -1
+    label = ""
+    conf = 1.0
+    last = -1
+
+    def close() -> None:
+        s, e = tokens[start][0], tokens[last][1]
+        entities.append(Entity(s, e, text[s:e], label, conf))
+
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            if start >= 0:
+                close()
+                start = -1
+            continue
+        prefix, _, lab = tag.partition("-")
+        p = probabilities[i] if probabilities is not None else 1.0
+        if prefix in ("I", "E") and start >= 0 and lab == label:
+            last = i
+            conf = min(conf, p)
+        else:
+            if start >= 0:
+                close()
+            start, last, label, conf = i, i, lab, p
+        if prefix in ("E", "S"):
+            close()
+            start = -1
+    if start >= 0:
+        close()
+    return entities

@@ -1,0 +1,1 @@
+"""Training: configuration, data preparation, and the ``train`` entry point."""

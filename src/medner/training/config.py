@@ -1,0 +1,67 @@
+"""Training configuration: one pydantic model, from defaults, a YAML file and dotted overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medner.errors import ConfigError
+from medner.models.crf import CRFConfig
+
+
+class TrainConfig(BaseModel):
+    """Everything that decides what a training run produces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["crf"] = Field("crf", description="Model backend to train.")
+    crf: CRFConfig = Field(default_factory=CRFConfig)  # type: ignore[arg-type]
+    clusters: str = Field(
+        "builtin",
+        description="Word-cluster file for the cluster features: 'builtin' (shipped with "
+        "medner, learned from MTSamples and the corpora's train/devel text) or a path.",
+    )
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {part!r} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, then a YAML file (if given), then ``key.path=value`` overrides (YAML values).
+
+    Raises:
+        ConfigError: unreadable file, malformed override, or a value the schema rejects
+            (the message names the field).
+    """
+    tree: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a config file must be a mapping")
+        tree = loaded
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. crf.c1=0.1")
+        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+    try:
+        return TrainConfig.model_validate(tree)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid training config: {problems}") from exc

@@ -1,0 +1,208 @@
+"""Train a model from corpora and save it as one self-describing directory."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import medner
+from medner.data import read_corpus
+from medner.errors import ConfigError
+from medner.evaluation.evaluate import evaluate_model
+from medner.models.crf import CRFModel, read_clusters, train_crf
+from medner.models.tagging import encode_document
+from medner.training.config import TrainConfig
+from medner.types import Document
+
+logger = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+CARD_FILE = "MODEL_CARD.md"
+ENVIRONMENT_FILE = "environment.json"
+BUILTIN_CLUSTERS = "word_clusters.tsv"
+_PACKAGES = ("python-crfsuite", "numpy", "pydantic", "pyarrow", "typer", "rich")
+
+
+@dataclass(slots=True)
+class TrainResult:
+    """What a training run produced."""
+
+    model: CRFModel
+    output: Path
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (of both files of a BioText pair, given either)."""
+    digest = hashlib.sha256()
+    paths = [path]
+    if path.name.endswith(("_sent", "_label")) or not path.exists():
+        from medner.data.readers import biotext_pair
+
+        paths = list(biotext_pair(path))
+    for p in paths:
+        digest.update(p.read_bytes())
+    return digest.hexdigest()
+
+
+def load_documents(paths: Sequence[Path]) -> list[Document]:
+    """All documents of the given datasets, in order."""
+    docs: list[Document] = []
+    for path in paths:
+        docs.extend(read_corpus(path))
+    return docs
+
+
+def resolve_clusters(spec: str) -> dict[str, str]:
+    """Load the word clusters named by the config (``builtin`` or a file path)."""
+    if spec == "builtin":
+        with files("medner.resources").joinpath(BUILTIN_CLUSTERS).open(encoding="utf-8") as fh:
+            return {p[1]: p[0] for p in (line.rstrip("\n").split("\t") for line in fh) if len(p) > 1}
+    path = Path(spec)
+    if not path.is_file():
+        raise ConfigError(f"clusters: no such file {path}")
+    return read_clusters(path)
+
+
+def _dataset_info(paths: Sequence[Path], docs: Sequence[Document]) -> dict[str, Any]:
+    return {
+        "paths": [str(p) for p in paths],
+        "sha256": {str(p): file_digest(p) for p in paths},
+        "sentences": len(docs),
+        "entities": sum(len(d.entities) for d in docs),
+    }
+
+
+def environment_snapshot() -> dict[str, Any]:
+    """Python, platform and package versions, to reproduce or debug a model."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "medner": medner.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": versions,
+    }
+
+
+def train(
+    train_paths: Sequence[Path],
+    output: Path,
+    config: TrainConfig | None = None,
+    dev_paths: Sequence[Path] = (),
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train a model on ``train_paths`` and save it to ``output``.
+
+    The dev data, when given, never trains the model: it is scored after training and its
+    metrics are stored with the model (``metrics.json``) and in the model card.
+    """
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    train_docs = load_documents(train_paths)
+    dev_docs = load_documents(dev_paths)
+    sentences = [
+        ([doc.text[s:e] for s, e in ts.tokens], ts.tags)
+        for doc in train_docs
+        for ts in encode_document(doc, config.crf.scheme)
+    ]
+    clusters = resolve_clusters(config.clusters) if config.crf.features.clusters else None
+    logger.info(
+        "training %s on %d sentences (%d entities)",
+        config.backend,
+        len(sentences),
+        sum(len(d.entities) for d in train_docs),
+    )
+    model = train_crf(sentences, config.crf, clusters, on_iteration)
+    seconds = time.perf_counter() - started
+
+    metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
+    if dev_docs:
+        evaluation = evaluate_model(model, dev_docs)
+        metrics["dev"] = evaluation.to_dict()
+        logger.info("dev strict micro F1 %.4f", evaluation.scores.micro.f1)
+    model.metadata = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train": _dataset_info(train_paths, train_docs),
+        "dev": _dataset_info(dev_paths, dev_docs) if dev_docs else None,
+        "clusters": config.clusters if clusters else None,
+        "train_config": config.model_dump(),
+    }
+    model.save(output)
+    (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (output / ENVIRONMENT_FILE).write_text(
+        json.dumps(environment_snapshot(), indent=2) + "\n", encoding="utf-8"
+    )
+    (output / CARD_FILE).write_text(model_card(model, metrics), encoding="utf-8")
+    return TrainResult(model=model, output=output, metrics=metrics, seconds=seconds)
+
+
+def model_card(model: CRFModel, metrics: dict[str, Any]) -> str:
+    """A short Markdown model card: what it is, what it was trained on, how it scores."""
+    meta = model.metadata
+    lines = [
+        "# medner model card",
+        "",
+        f"- Backend: `{model.backend}` (linear-chain CRF, python-crfsuite)",
+        f"- Labels: {', '.join(model.labels)}",
+        f"- Created: {meta.get('created')}, medner {medner.__version__}",
+        f"- Training time: {metrics.get('train_seconds')} s",
+        "",
+        "## Training data",
+        "",
+    ]
+    train_info = meta.get("train") or {}
+    for p in train_info.get("paths", []):
+        lines.append(f"- `{p}` (sha256 `{train_info['sha256'][p][:16]}…`)")
+    lines.append(
+        f"- {train_info.get('sentences')} sentences, {train_info.get('entities')} entities"
+    )
+    lines += ["", "## Scores", ""]
+    dev = metrics.get("dev")
+    if dev:
+        lines += [
+            "Strict entity-level scores (exact start, end and label) on the dev data:",
+            "",
+            "| label | precision | recall | F1 | support |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for label, s in dev["per_label"].items():
+            lines.append(
+                f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
+            )
+        m = dev["micro"]
+        lines += [
+            f"| **micro** | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | |",
+            "",
+            f"Token-level weighted F1 (for comparison only): {dev['token_weighted_f1']:.3f}",
+        ]
+    else:
+        lines.append("No dev data was given; score it with `medner evaluate`.")
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained on English biomedical abstracts; clinical notes (and Indian prescription "
+        "shorthand) differ, so expect lower accuracy there until reviewed notes are added.",
+        "- Negation is not modelled: a negated mention (`no diabetes`) is still extracted.",
+        "- Confidence is the lowest per-token marginal probability of the span.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medner.inference import Note, extract_file
+from medner.models.crf import CRFModel
+
+
+def test_every_note_comes_out_in_order(tmp_path: Path, tiny_model: CRFModel) -> None:
+    notes = [
+        Note(1, "Patients with asthma received metformin daily ."),
+        Note(2, None, "n.jsonl:2: text is null"),
+        Note(3, ""),
+        Note(4, "We gave aspirin to patients with stroke ."),
+    ]
+    out = tmp_path / "out" / "e.jsonl"
+    summary = extract_file(tiny_model, notes, out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [1, 2, 3, 4]
+    assert rows[1] == {"id": 2, "entities": [], "error": "n.jsonl:2: text is null"}
+    assert rows[2]["entities"] == []
+    assert "text" not in rows[0]
+    assert summary.notes == 4 and summary.failed == 1
+    for row, note in zip(rows, notes):
+        for e in row["entities"]:
+            assert note.text is not None and note.text[e["start"] : e["end"]] == e["text"]
+    assert {e["text"] for e in rows[3]["entities"]} == {"aspirin", "stroke"}
+
+
+def test_include_text_makes_a_readable_corpus(tmp_path: Path, tiny_model: CRFModel) -> None:
+    from medner.data import read_jsonl
+
+    out = tmp_path / "e.jsonl"
+    extract_file(tiny_model, [Note("a", "Asthma was treated with inhaled budesonide .")], out, True)
+    (doc,) = read_jsonl(out)
+    assert [e.text for e in doc.entities] == ["Asthma", "inhaled budesonide"]
