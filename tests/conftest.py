@@ -15,12 +15,27 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 
 TINY_SENTENCES = [
-    ("Patients with diabetes mellitus received metformin daily .", [("diabetes mellitus", "DISEASE"), ("metformin", "TREATMENT")]),
-    ("Asthma was treated with inhaled budesonide .", [("Asthma", "DISEASE"), ("inhaled budesonide", "TREATMENT")]),
-    ("Hypertension responds to lisinopril in most adults .", [("Hypertension", "DISEASE"), ("lisinopril", "TREATMENT")]),
-    ("We gave aspirin to patients with stroke .", [("aspirin", "TREATMENT"), ("stroke", "DISEASE")]),
+    (
+        "Patients with diabetes mellitus received metformin daily .",
+        [("diabetes mellitus", "DISEASE"), ("metformin", "TREATMENT")],
+    ),
+    (
+        "Asthma was treated with inhaled budesonide .",
+        [("Asthma", "DISEASE"), ("inhaled budesonide", "TREATMENT")],
+    ),
+    (
+        "Hypertension responds to lisinopril in most adults .",
+        [("Hypertension", "DISEASE"), ("lisinopril", "TREATMENT")],
+    ),
+    (
+        "We gave aspirin to patients with stroke .",
+        [("aspirin", "TREATMENT"), ("stroke", "DISEASE")],
+    ),
     ("The weather was mild and the clinic was quiet .", []),
-    ("Radiotherapy reduced recurrence of breast cancer .", [("Radiotherapy", "TREATMENT"), ("breast cancer", "DISEASE")]),
+    (
+        "Radiotherapy reduced recurrence of breast cancer .",
+        [("Radiotherapy", "TREATMENT"), ("breast cancer", "DISEASE")],
+    ),
 ]
 
 
@@ -40,9 +55,7 @@ def tiny_docs() -> list[Document]:
     return [make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)]
 
 
-TINY_CONFIG = CRFConfig(
-    c1=0.0, c2=0.01, max_iterations=100, features=FeatureConfig(clusters=False)
-)
+TINY_CONFIG = CRFConfig(c1=0.0, c2=0.01, max_iterations=100, features=FeatureConfig(clusters=False))
 
 
 def train_tiny(docs: list[Document], config: CRFConfig = TINY_CONFIG) -> CRFModel:
@@ -58,3 +71,13 @@ def train_tiny(docs: list[Document], config: CRFConfig = TINY_CONFIG) -> CRFMode
 def tiny_model() -> CRFModel:
     docs = [make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)]
     return train_tiny(docs)
+
+
+@pytest.fixture(scope="session")
+def biotext_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model, trained exactly as `medner train` trains it, on BioText train."""
+    from medner.training.train import train
+
+    out = tmp_path_factory.mktemp("models") / "biotext"
+    train([DATA / "biotext/train_sent"], out)
+    return out

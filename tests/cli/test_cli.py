@@ -36,7 +36,13 @@ def test_train_evaluate_extract(tmp_path: Path, corpus: Path) -> None:
     model = tmp_path / "model"
     result = runner.invoke(app, train_args(corpus, model))
     assert result.exit_code == 0, result.output
-    for name in ("config.json", "model.crfsuite", "metrics.json", "MODEL_CARD.md", "environment.json"):
+    for name in (
+        "config.json",
+        "model.crfsuite",
+        "metrics.json",
+        "MODEL_CARD.md",
+        "environment.json",
+    ):
         assert (model / name).is_file(), name
     metrics = json.loads((model / "metrics.json").read_text())
     assert metrics["dev"]["micro"]["f1"] == 1.0
@@ -76,15 +82,14 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--train", str(bad), "--output", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "bad.tsv:2" in result.output and "Traceback" not in result.output
-    result = runner.invoke(
-        app, ["evaluate", "--model", str(tmp_path / "none"), "--data", str(bad)]
-    )
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "none"), "--data", str(bad)])
     assert result.exit_code == 2 and "not a medner model directory" in result.output
 
 
 def test_bad_config_override_names_field(tmp_path: Path, corpus: Path) -> None:
     result = runner.invoke(
-        app, ["train", "--train", str(corpus), "--output", str(tmp_path / "m"), "--set", "crf.c1=-1"]
+        app,
+        ["train", "--train", str(corpus), "--output", str(tmp_path / "m"), "--set", "crf.c1=-1"],
     )
     assert result.exit_code == 2 and "crf.c1" in result.output
 

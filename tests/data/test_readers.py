@@ -79,11 +79,16 @@ def test_biotext_to_jsonl_round_trip(tmp_path: Path) -> None:
 
 
 def test_write_conll_tokenizes_raw_notes(tmp_path: Path) -> None:
-    docs = list(read_jsonl(write(
-        tmp_path / "n.jsonl",
-        '{"id": 1, "text": "Known HTN/DM. On metformin 500mg.", "entities": '
-        '[{"start": 6, "end": 9, "label": "DISEASE"}, {"start": 17, "end": 26, "label": "T"}]}\n',
-    )))
+    docs = list(
+        read_jsonl(
+            write(
+                tmp_path / "n.jsonl",
+                '{"id": 1, "text": "Known HTN/DM. On metformin 500mg.", "entities": '
+                '[{"start": 6, "end": 9, "label": "DISEASE"}, '
+                '{"start": 17, "end": 26, "label": "T"}]}\n',
+            )
+        )
+    )
     out = tmp_path / "n.tsv"
     assert write_conll(docs, out) == 2
     lines = out.read_text().splitlines()
@@ -92,6 +97,7 @@ def test_write_conll_tokenizes_raw_notes(tmp_path: Path) -> None:
 
 
 # -- malformed input: every error names the file and the line ------------------------------
+
 
 def test_biotext_count_mismatch_names_line(tmp_path: Path) -> None:
     write(tmp_path / "b_sent", "a\nb\nc\n")
@@ -169,9 +175,18 @@ def test_not_utf8_names_line(tmp_path: Path) -> None:
     [
         ("{not json", "invalid JSON"),
         ('{"id": 1}', "string field 'text'"),
-        ('{"text": "abc", "entities": [{"start": 0, "end": 9, "label": "D"}]}', "not inside the text"),
-        ('{"text": "abc", "entities": [{"start": 0, "end": 2, "label": "Gene"}]}', "unknown entity label"),
-        ('{"text": "abc", "entities": [{"start": 0, "end": 2, "text": "bc", "label": "D"}]}', "differs"),
+        (
+            '{"text": "abc", "entities": [{"start": 0, "end": 9, "label": "D"}]}',
+            "not inside the text",
+        ),
+        (
+            '{"text": "abc", "entities": [{"start": 0, "end": 2, "label": "Gene"}]}',
+            "unknown entity label",
+        ),
+        (
+            '{"text": "abc", "entities": [{"start": 0, "end": 2, "text": "bc", "label": "D"}]}',
+            "differs",
+        ),
         (
             '{"text": "abcd", "entities": [{"start": 0, "end": 2, "label": "D"}, '
             '{"start": 1, "end": 3, "label": "D"}]}',

@@ -54,7 +54,9 @@ def test_json_shape_matches_design() -> None:
 
 def test_token_weighted_f1_hand_computed() -> None:
     # tokens: a b c d ; gold D on "b c"; predicted D on "c d"
-    doc = Document("x", "a b c d", [Entity(2, 5, "b c", D)], tokens=[(0, 1), (2, 3), (4, 5), (6, 7)])
+    doc = Document(
+        "x", "a b c d", [Entity(2, 5, "b c", D)], tokens=[(0, 1), (2, 3), (4, 5), (6, 7)]
+    )
     pred = [[Entity(4, 7, "c d", D)]]
     # gold: O D D O ; pred: O O D D
     # O: tp=1, fp=1 (b), fn=1 (d) -> f1 0.5, support 2 ; D: tp=1, fp=1, fn=1 -> f1 0.5, support 2
@@ -64,7 +66,9 @@ def test_token_weighted_f1_hand_computed() -> None:
 
 def test_token_f1_flatters_where_strict_f1_does_not() -> None:
     """The reason medner reports strict F1 first: a boundary error costs one token of four."""
-    doc = Document("x", "a b c d", [Entity(0, 5, "a b c", D)], tokens=[(0, 1), (2, 3), (4, 5), (6, 7)])
+    doc = Document(
+        "x", "a b c d", [Entity(0, 5, "a b c", D)], tokens=[(0, 1), (2, 3), (4, 5), (6, 7)]
+    )
     pred = [[Entity(0, 3, "a b", D)]]
     assert score_entities([doc.entities], pred).micro.f1 == 0.0
     assert token_weighted_f1([doc], pred) > 0.7

@@ -22,7 +22,7 @@ def test_every_note_comes_out_in_order(tmp_path: Path, tiny_model: CRFModel) -> 
     assert rows[2]["entities"] == []
     assert "text" not in rows[0]
     assert summary.notes == 4 and summary.failed == 1
-    for row, note in zip(rows, notes):
+    for row, note in zip(rows, notes, strict=True):
         for e in row["entities"]:
             assert note.text is not None and note.text[e["start"] : e["end"]] == e["text"]
     assert {e["text"] for e in rows[3]["entities"]} == {"aspirin", "stroke"}

@@ -21,7 +21,7 @@ def test_read_jsonl_keeps_bad_rows_with_reason(tmp_path: Path) -> None:
     assert [n.text for n in notes] == ["ok", None, None, None, None, None]
     assert [n.id for n in notes[:3]] == [1, 2, 3]
     problems = [n.problem or "" for n in notes[1:]]
-    for problem, expected in zip(
+    for problem, expected in zip(  # noqa: B905 - notes has one more row than expected
         problems, ["null", "not a string", "invalid JSON", "not valid UTF-8", "not a JSON object"]
     ):
         assert expected in problem
@@ -40,7 +40,9 @@ def test_read_parquet_in_batches(tmp_path: Path) -> None:
     path = tmp_path / "n.parquet"
     n = 1300
     pq.write_table(
-        pa.table({"id": list(range(n)), "text": [None if i == 5 else f"note {i}" for i in range(n)]}),
+        pa.table(
+            {"id": list(range(n)), "text": [None if i == 5 else f"note {i}" for i in range(n)]}
+        ),
         path,
     )
     notes = list(read_notes(path))

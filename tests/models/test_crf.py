@@ -77,11 +77,13 @@ def test_feature_helpers() -> None:
     assert "-1:w=aspirin" in second and "EOS" in second and "b-1=aspirin|works" in second
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(
         st.sampled_from(
-            list("abcdeHTNDM /.,:-\n0123456789é") + ["asthma ", "aspirin ", "stroke ", "Dr. "]
+            [*"abcdeHTNDM /.,:-\n0123456789é", "asthma ", "aspirin ", "stroke ", "Dr. "]
         ),
         max_size=120,
     ).map("".join)
@@ -94,3 +96,31 @@ def test_predicted_entities_slice_the_note_and_never_overlap(
         assert note[e.start : e.end] == e.text
         assert e.start >= last_end and e.end > e.start
         last_end = e.end
+
+
+def test_posterior_decoder_respects_bioes_validity() -> None:
+    from medner.models.crf import PosteriorDecoder
+
+    tags = ["O", "B-D", "I-D", "E-D", "S-D"]
+    decoder = PosteriorDecoder(tags, 0.0)
+    # per-token argmax would be O, I-D, E-D (invalid: I after O); the best valid path differs
+    table = [[0.6, 0.3, 0.0, 0.0, 0.1], [0.1, 0.0, 0.8, 0.0, 0.1], [0.2, 0.0, 0.0, 0.8, 0.0]]
+    path = [tags[i] for i in decoder.decode(table)]
+    assert path == ["B-D", "I-D", "E-D"]
+    # with a large O penalty an uncertain single token becomes an entity
+    assert [tags[i] for i in PosteriorDecoder(tags, 3.0).decode([[0.7, 0.0, 0.0, 0.0, 0.3]])] == [
+        "S-D"
+    ]
+    assert [tags[i] for i in decoder.decode([[0.7, 0.0, 0.0, 0.0, 0.3]])] == ["O"]
+
+
+def test_o_penalty_trades_precision_for_recall(tmp_path: Path, tiny_model: CRFModel) -> None:
+    tiny_model.save(tmp_path / "m")
+    text = "Patients with gout and asthma took colchicine , aspirin and budesonide ."
+    plain = load_model(tmp_path / "m").predict(text)
+    config = json.loads((tmp_path / "m/config.json").read_text())
+    config["config"]["o_penalty"] = 5.0
+    (tmp_path / "m/config.json").write_text(json.dumps(config))
+    eager = load_model(tmp_path / "m").predict(text)
+    non_o_tokens = lambda ents: sum(len(e.text.split()) for e in ents)  # noqa: E731
+    assert non_o_tokens(eager) > non_o_tokens(plain)

@@ -35,7 +35,12 @@ def test_abbreviations_do_not_end_sentences() -> None:
 
 def test_line_breaks_and_bullets() -> None:
     text = "Plan:\n- Tab. Metformin 500 mg BD\n- Review in 2 weeks\n\nSigned"
-    assert sentences(text) == ["Plan:", "- Tab. Metformin 500 mg BD", "- Review in 2 weeks", "Signed"]
+    assert sentences(text) == [
+        "Plan:",
+        "- Tab. Metformin 500 mg BD",
+        "- Review in 2 weeks",
+        "Signed",
+    ]
 
 
 def test_no_text_no_sentence() -> None:

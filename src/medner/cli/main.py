@@ -85,9 +85,7 @@ def train_with_progress(
 
     config = load_config(config_path, overrides)
     with _progress() as progress:
-        task = progress.add_task(
-            f"training {config.backend}", total=config.crf.max_iterations
-        )
+        task = progress.add_task(f"training {config.backend}", total=config.crf.max_iterations)
 
         def on_iteration(iteration: int, loss: float) -> None:
             progress.update(task, completed=iteration, description=f"training (loss {loss:,.0f})")
@@ -172,7 +170,9 @@ def evaluate_cli(
     for label, s in sorted(result.scores.per_label.items()):
         table.add_row(label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.support))
     m = result.scores.micro
-    table.add_row("micro", f"{m.precision:.4f}", f"{m.recall:.4f}", f"[bold]{m.f1:.4f}[/]", str(m.support))
+    table.add_row(
+        "micro", f"{m.precision:.4f}", f"{m.recall:.4f}", f"[bold]{m.f1:.4f}[/]", str(m.support)
+    )
     table.add_row("macro", "", "", f"{result.scores.macro_f1:.4f}", "")
     out.print(table)
     out.print(f"token-level weighted F1 (course notebook's metric): {result.token_weighted_f1:.4f}")
@@ -182,7 +182,8 @@ def evaluate_cli(
 def extract_cli(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
     input_: Annotated[
-        Path, typer.Option("--input", "-i", help="Notes: .txt (or a folder), .jsonl, .csv, .parquet.")
+        Path,
+        typer.Option("--input", "-i", help="Notes: .txt (or a folder), .jsonl, .csv, .parquet."),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Entities out, JSONL.")],
     id_column: Annotated[str, typer.Option("--id-column", help="Id field/column.")] = "id",
@@ -208,15 +209,17 @@ def extract_cli(
         return
     counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))
     err.print(
-        f"{summary.notes} notes ({summary.failed} not processed) -> {output}: {counts or 'no entities'}"
+        f"{summary.notes} notes ({summary.failed} not processed) -> {output}: "
+        f"{counts or 'no entities'}"
     )
 
 
 @app.command("clusters")
 def clusters_cli(
     output: Annotated[Path, typer.Option("--output", "-o", help="Cluster file to write.")],
-    notes: Annotated[Path, typer.Option("--notes", help="Unlabelled notes (any notes format).")]
-    = DEFAULT_NOTES,
+    notes: Annotated[
+        Path, typer.Option("--notes", help="Unlabelled notes (any notes format).")
+    ] = DEFAULT_NOTES,
     text_column: Annotated[str, typer.Option("--text-column")] = "transcription",
     corpus: Annotated[
         list[Path] | None, typer.Option("--corpus", help="Corpora whose text (not labels) to add.")
@@ -227,13 +230,17 @@ def clusters_cli(
     from medner.training.clusters import learn_clusters, write_clusters
     from medner.training.train import load_documents
 
-    corpora = corpus if corpus is not None else [
-        Path("data/biotext/train_sent"),
-        Path("data/ncbi-disease/train.tsv"),
-        Path("data/ncbi-disease/devel.tsv"),
-        Path("data/bc5cdr/train.tsv"),
-        Path("data/bc5cdr/devel.tsv"),
-    ]
+    corpora = (
+        corpus
+        if corpus is not None
+        else [
+            Path("data/biotext/train_sent"),
+            Path("data/ncbi-disease/train.tsv"),
+            Path("data/ncbi-disease/devel.tsv"),
+            Path("data/bc5cdr/train.tsv"),
+            Path("data/bc5cdr/devel.tsv"),
+        ]
+    )
     try:
         texts = [n.text for n in read_notes(notes, text_column=text_column) if n.text]
         texts += [d.text for d in load_documents(corpora)]
@@ -263,7 +270,10 @@ def demo_cli(
 
     try:
         if not (model / "config.json").is_file():
-            err.print(f"no model at {model}: training the default disease + treatment model on {DEFAULT_TRAIN}")
+            err.print(
+                f"no model at {model}: training the default disease + treatment model "
+                f"on {DEFAULT_TRAIN}"
+            )
             train_with_progress([DEFAULT_TRAIN], model, [])
         loaded = _load_model(model)
         text_column = "transcription" if notes.suffix == ".parquet" else "text"
@@ -284,7 +294,9 @@ def demo_cli(
             record = json.loads(line)
             for ent in record["entities"]:
                 if rows < show:
-                    table.add_row(str(record["id"]), ent["text"], ent["label"], f"{ent['confidence']:.2f}")
+                    table.add_row(
+                        str(record["id"]), ent["text"], ent["label"], f"{ent['confidence']:.2f}"
+                    )
                 rows += 1
     out.print(table)
     counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))

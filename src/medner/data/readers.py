@@ -9,6 +9,7 @@ Every malformed input raises :class:`~medner.errors.DataFormatError` naming the 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,8 +200,14 @@ def read_biotext(path: str | Path) -> Iterator[Document]:
         if s is None and lab is None:
             break
         if s is None or lab is None:
-            shorter, number = (sent_path, lab[0]) if s is None else (label_path, s[0])
-            raise DataFormatError(shorter, number, "ends early: the _sent and _label files differ in length")
+            if s is None:
+                assert lab is not None
+                shorter, number = sent_path, lab[0]
+            else:
+                shorter, number = label_path, s[0]
+            raise DataFormatError(
+                shorter, number, "ends early: the _sent and _label files differ in length"
+            )
         number, token = s
         _, raw = lab
         token, raw = token.strip(), raw.strip()
@@ -274,9 +281,11 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
             (_entity_from_json(e, text, path, number) for e in raw_entities),
             key=lambda e: (e.start, e.end),
         )
-        for a, b in zip(entities, entities[1:]):
+        for a, b in itertools.pairwise(entities):
             if b.start < a.end:
-                raise DataFormatError(path, number, f"entities [{a.start}, {a.end}) and [{b.start}, {b.end}) overlap")
+                raise DataFormatError(
+                    path, number, f"entities [{a.start}, {a.end}) and [{b.start}, {b.end}) overlap"
+                )
         doc_id = obj.get("id", f"{path.stem}:{number}")
         yield Document(id=doc_id, text=text, entities=entities)
     if not seen_any:
@@ -288,13 +297,15 @@ def corpus_format(path: str | Path) -> str:
     path = Path(path)
     if path.suffix == ".jsonl":
         return "jsonl"
-    sent, label = biotext_pair(path)
+    sent, _label = biotext_pair(path)
     if path.name.endswith(("_sent", "_label")) or (not path.exists() and sent.is_file()):
         return "biotext"
     if path.suffix.lower() in _CONLL_SUFFIXES:
         return "conll"
     raise DataFormatError(
-        path, None, "cannot tell the format: use .jsonl, .tsv/.conll, or a BioText *_sent/*_label file"
+        path,
+        None,
+        "cannot tell the format: use .jsonl, .tsv/.conll, or a BioText *_sent/*_label file",
     )
 
 

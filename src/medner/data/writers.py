@@ -36,7 +36,8 @@ def token_tags(
         first, last = starts.get(ent.start), ends.get(ent.end)
         if first is None or last is None or last < first:
             raise MednerError(
-                f"entity {ent.text!r} at [{ent.start}, {ent.end}) does not start and end on token boundaries"
+                f"entity {ent.text!r} at [{ent.start}, {ent.end}) does not start and end "
+                "on token boundaries"
             )
         if scheme == "IOBES" and first == last:
             tags[first] = f"S-{ent.label}"
@@ -69,7 +70,7 @@ def write_conll(documents: Iterable[Document], path: str | Path, scheme: str = "
                     continue
                 lo, hi = tokens[0][0], tokens[-1][1]
                 inside = [e for e in doc.entities if lo <= e.start and e.end <= hi]
-                for (s, e), tag in zip(tokens, token_tags(tokens, inside, scheme)):
+                for (s, e), tag in zip(tokens, token_tags(tokens, inside, scheme), strict=True):
                     fh.write(f"{doc.text[s:e]}\t{tag}\n")
                 fh.write("\n")
                 count += 1

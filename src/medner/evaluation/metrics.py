@@ -78,7 +78,7 @@ def score_entities(
     tp: Counter[str] = Counter()
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=True):
         gold_keys = {e.key for e in g}
         pred_keys = {e.key for e in p}
         for key in gold_keys & pred_keys:
@@ -107,7 +107,9 @@ def _token_labels(tokens: list[tuple[int, int]], entities: Sequence[Entity]) -> 
     return labels
 
 
-def token_weighted_f1(documents: Sequence[Document], predicted: Sequence[Sequence[Entity]]) -> float:
+def token_weighted_f1(
+    documents: Sequence[Document], predicted: Sequence[Sequence[Entity]]
+) -> float:
     """Token-level F1 per class (``O`` included) averaged with support weights.
 
     Tokens are the corpus's own (``Document.tokens``) where the document has them.
@@ -117,7 +119,9 @@ def token_weighted_f1(documents: Sequence[Document], predicted: Sequence[Sequenc
     support: Counter[str] = Counter()
     for doc, pred in zip(documents, predicted, strict=True):
         tokens = doc.tokens if doc.tokens is not None else tokenize(doc.text)
-        for g, p in zip(_token_labels(tokens, doc.entities), _token_labels(tokens, pred)):
+        for g, p in zip(
+            _token_labels(tokens, doc.entities), _token_labels(tokens, pred), strict=True
+        ):
             support[g] += 1
             if g == p:
                 tp[g] += 1

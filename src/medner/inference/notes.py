@@ -65,12 +65,16 @@ def _read_csv(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or text_column not in reader.fieldnames:
             raise DataFormatError(
-                path, 1, f"no column {text_column!r} (columns: {reader.fieldnames}); use --text-column"
+                path,
+                1,
+                f"no column {text_column!r} (columns: {reader.fieldnames}); use --text-column",
             )
         try:
             for row in reader:
                 where = f"{path}:{reader.line_num}"
-                yield _coerce(row.get(id_column) or f"{path.name}:{reader.line_num}", row[text_column], where)
+                yield _coerce(
+                    row.get(id_column) or f"{path.name}:{reader.line_num}", row[text_column], where
+                )
         except UnicodeDecodeError as exc:
             raise DataFormatError(path, reader.line_num + 1, "not valid UTF-8") from exc
 
@@ -81,13 +85,15 @@ def _read_parquet(path: Path, id_column: str, text_column: str) -> Iterator[Note
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     if text_column not in names:
-        raise DataFormatError(path, None, f"no column {text_column!r} (columns: {names}); use --text-column")
+        raise DataFormatError(
+            path, None, f"no column {text_column!r} (columns: {names}); use --text-column"
+        )
     columns = [text_column] + ([id_column] if id_column in names else [])
     row = 0
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
         texts = batch.column(text_column).to_pylist()
         ids = batch.column(id_column).to_pylist() if id_column in names else [None] * len(texts)
-        for note_id, text in zip(ids, texts):
+        for note_id, text in zip(ids, texts, strict=True):
             yield _coerce(note_id if note_id is not None else row, text, f"{path} row {row}")
             row += 1
 
@@ -101,7 +107,9 @@ def _read_text_files(path: Path) -> Iterator[Note]:
             yield Note(f.stem, None, f"{f}: not valid UTF-8")
 
 
-def read_notes(path: str | Path, id_column: str = "id", text_column: str = "text") -> Iterator[Note]:
+def read_notes(
+    path: str | Path, id_column: str = "id", text_column: str = "text"
+) -> Iterator[Note]:
     """Notes from ``path``, by its extension: ``.jsonl``, ``.csv``, ``.parquet``, or ``.txt``
     (one note per file; a directory is read for its ``*.txt`` files)."""
     path = Path(path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -50,7 +51,20 @@ class CRFConfig(BaseModel):
     )
     min_freq: int = Field(1, ge=0, description="Drop attributes seen fewer times than this.")
     scheme: Literal["BIO", "BIOES"] = Field("BIOES", description="Token tagging scheme.")
-    features: FeatureConfig = Field(default_factory=FeatureConfig)  # type: ignore[arg-type]
+    decoding: Literal["viterbi", "posterior"] = Field(
+        "posterior",
+        description="'viterbi': the most probable tag sequence. 'posterior': the valid tag "
+        "sequence with the highest sum of log marginal probabilities, O penalised by "
+        "o_penalty (better entity F1 on BioText by cross-validation).",
+    )
+    o_penalty: float = Field(
+        1.0,
+        ge=0,
+        description="Posterior decoding: subtracted from the log marginal of O at each token, "
+        "trading precision for recall (chosen by 5-fold cross-validation on the training split, "
+        "never on test).",
+    )
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
 
 
 def read_clusters(path: Path) -> dict[str, str]:
@@ -97,6 +111,69 @@ class _ProgressTrainer(pycrfsuite.Trainer):  # type: ignore[misc]
         pass
 
 
+class PosteriorDecoder:
+    """Best valid BIO/BIOES tag path under per-token log marginals, O penalised.
+
+    Validity: ``I-X``/``E-X`` only after ``B-X``/``I-X``; ``B``, ``S`` and ``O`` only after
+    ``O``, ``E``, ``S`` (or at the start); a sentence ends on ``O``, ``E`` or ``S``. (BIO tag sets
+    have no E/S, and there ``I-X`` may also end a sentence and ``B``/``O`` follow it.)
+    """
+
+    def __init__(self, tags: Sequence[str], o_penalty: float) -> None:
+        self.tags = list(tags)
+        bioes = any(t[:2] in ("E-", "S-") for t in tags)
+        closing = ("O", "E", "S") if bioes else ("O", "B", "I")
+
+        def prefix(t: str) -> str:
+            return t.split("-", 1)[0]
+
+        def label(t: str) -> str:
+            return t.split("-", 1)[1] if "-" in t else ""
+
+        self.start_ok = [prefix(t) in ("O", "B", "S") for t in tags]
+        self.end_ok = [prefix(t) in closing for t in tags]
+        self.previous: list[list[int]] = []
+        for t in tags:
+            if prefix(t) in ("I", "E"):
+                prev = [
+                    j
+                    for j, u in enumerate(tags)
+                    if prefix(u) in ("B", "I") and label(u) == label(t)
+                ]
+            else:
+                prev = [j for j, u in enumerate(tags) if prefix(u) in closing]
+            self.previous.append(prev)
+        self.penalty = [o_penalty if t == "O" else 0.0 for t in tags]
+
+    def decode(self, table: Sequence[Sequence[float]]) -> list[int]:
+        """Indices of the best tag at each position, given each position's tag marginals."""
+        log = math.log
+        penalty = self.penalty
+        k = len(self.tags)
+        neg = -1e18
+        row = table[0]
+        score = [log(row[j] + 1e-12) - penalty[j] if self.start_ok[j] else neg for j in range(k)]
+        back: list[list[int]] = []
+        for row in table[1:]:
+            new = [neg] * k
+            pointers = [0] * k
+            for j in range(k):
+                best, arg = neg, 0
+                for i in self.previous[j]:
+                    if score[i] > best:
+                        best, arg = score[i], i
+                new[j] = best + log(row[j] + 1e-12) - penalty[j]
+                pointers[j] = arg
+            score = new
+            back.append(pointers)
+        last = max(range(k), key=lambda j: score[j] if self.end_ok[j] else neg)
+        path = [last]
+        for pointers in reversed(back):
+            path.append(pointers[path[-1]])
+        path.reverse()
+        return path
+
+
 class CRFModel:
     """A trained CRF entity extractor."""
 
@@ -119,6 +196,8 @@ class CRFModel:
         self.tags: list[str] = list(self._tagger.labels())
         self.labels: list[str] = sorted({t[2:] for t in self.tags if t != "O"})
         self.features = FeatureExtractor(config.features, clusters)
+        self._decoder = PosteriorDecoder(self.tags, config.o_penalty)
+        self._all_o_threshold = 1.0 / (1.0 + math.exp(-config.o_penalty))
         self._known_attributes = frozenset(info.attributes)
         self.features.restrict(self._known_attributes)
 
@@ -126,11 +205,25 @@ class CRFModel:
     def _tag_sentence(self, text: str, tokens: list[tuple[int, int]]) -> list[Entity]:
         tagger = self._tagger
         words = [text[s:e] for s, e in tokens]
-        tags = tagger.tag(self.features.sentence_features(words))
-        if all(t == "O" for t in tags):
+        xseq = self.features.sentence_features(words)
+        if self.config.decoding == "viterbi":
+            tags = tagger.tag(xseq)
+            if all(t == "O" for t in tags):
+                return []
+            probs = [tagger.marginal(t, i) if t != "O" else 1.0 for i, t in enumerate(tags)]
+            return decode_tags(text, tokens, tags, probs)
+        tagger.set(xseq)
+        marginal = tagger.marginal
+        n = len(words)
+        # If every token's P(O) exceeds 1 / (1 + e^-penalty), all-O is provably the best valid
+        # sequence (each token's penalised O score beats any other tag's), so most sentences of
+        # a note cost one marginal per token.
+        if all(marginal("O", i) > self._all_o_threshold for i in range(n)):
             return []
-        probs = [tagger.marginal(t, i) if t != "O" else 1.0 for i, t in enumerate(tags)]
-        return decode_tags(text, tokens, tags, probs)
+        table = [[marginal(t, i) for t in self.tags] for i in range(n)]
+        path = self._decoder.decode(table)
+        tags = [self.tags[k] for k in path]
+        return decode_tags(text, tokens, tags, [table[i][k] for i, k in enumerate(path)])
 
     def predict(self, text: str) -> list[Entity]:
         """Entities of one note."""
@@ -185,7 +278,9 @@ def load(path: Path) -> CRFModel:
     clusters_path = path / CLUSTERS_FILE
     clusters = read_clusters(clusters_path) if clusters_path.is_file() else None
     if crf_config.features.clusters and clusters is None:
-        raise ModelLoadError(f"{path}: the config uses word clusters but {CLUSTERS_FILE} is missing")
+        raise ModelLoadError(
+            f"{path}: the config uses word clusters but {CLUSTERS_FILE} is missing"
+        )
     return CRFModel(weights, crf_config, clusters, metadata=config.get("metadata", {}))
 
 
@@ -227,6 +322,8 @@ def train_crf(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def sentences_for_training(tagged: Iterable[tuple[str, TaggedSentence]]) -> list[tuple[list[str], list[str]]]:
+def sentences_for_training(
+    tagged: Iterable[tuple[str, TaggedSentence]],
+) -> list[tuple[list[str], list[str]]]:
     """``(words, tags)`` pairs from tagged sentences of their texts."""
     return [([text[s:e] for s, e in ts.tokens], ts.tags) for text, ts in tagged]

@@ -34,7 +34,9 @@ class FeatureConfig(BaseModel):
 
     window: int = Field(2, ge=0, le=3, description="Words either side whose forms are features.")
     prefixes: list[int] = Field(default=[3, 4], description="Prefix lengths of the current word.")
-    suffixes: list[int] = Field(default=[2, 3, 4], description="Suffix lengths of the current word.")
+    suffixes: list[int] = Field(
+        default=[2, 3, 4], description="Suffix lengths of the current word."
+    )
     context_affixes: bool = Field(
         True, description="Also give the ±1 words' 3-suffix and shape as features."
     )
@@ -44,6 +46,9 @@ class FeatureConfig(BaseModel):
     )
     cluster_prefixes: list[int] = Field(
         default=[4, 8, 12, 20], description="Bit-path prefix lengths of the cluster features."
+    )
+    context_cluster_prefixes: list[int] = Field(
+        default=[8], description="Bit-path prefix lengths of the ±1 words' cluster features."
     )
 
 
@@ -106,7 +111,7 @@ class FeatureExtractor:
                     if cfg.context_affixes:
                         feats += [f"{o}:s3={low[-3:]}", f"{o}:sh={shape}"]
                     if cluster is not None:
-                        feats.append(f"{o}:c8={cluster[:8]}")
+                        feats += [f"{o}:c{n}={cluster[:n]}" for n in cfg.context_cluster_prefixes]
             if self._allowed is not None:
                 feats = [f for f in feats if f in self._allowed]
             per_offset.append(feats)

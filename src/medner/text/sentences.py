@@ -14,6 +14,7 @@ format, so spans are tight around their text.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from medner.text.tokenize import ABBREVIATIONS
@@ -25,7 +26,9 @@ _BOUNDARY_RE = re.compile(
     r"""
       (?P<stop>[.!?]+["')\]]*)(?=\s+["'(\[]?[A-Z0-9])     # end punctuation, then a capital
     | (?P<stop2>[.!?]+)(?=,+\s*[A-Z0-9])                   # MTSamples: 'done.,NEXT'
-    | (?:^|(?<=[,\n]))[ \t]*(?=""" + _HEADING + r""")     # before a heading
+    | (?:^|(?<=[,\n]))[ \t]*(?="""
+    + _HEADING
+    + r""")     # before a heading
     | (?<=:)(?=[\s,]*[^\s,])(?<=[A-Z]:)                    # after a heading's colon
     | (?<=[\s,])(?=\d{1,2}\.\s+[A-Z])                      # before a numbered list item
     | \n[ \t]*\n                                           # blank line
@@ -52,7 +55,9 @@ def _is_abbreviation_period(text: str, dot: int) -> bool:
 
 def _is_heading_colon(text: str, colon: int) -> bool:
     """Whether the colon at ``colon`` closes an upper-case section heading."""
-    line_start = max(text.rfind(",", 0, colon), text.rfind("\n", 0, colon), text.rfind(".", 0, colon))
+    line_start = max(
+        text.rfind(",", 0, colon), text.rfind("\n", 0, colon), text.rfind(".", 0, colon)
+    )
     head = text[line_start + 1 : colon + 1].strip()
     return bool(head) and _HEADING_RE.fullmatch(head) is not None and any(c.isalpha() for c in head)
 
@@ -71,7 +76,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             if stop.startswith(".") and (
                 _is_abbreviation_period(text, dot)
                 or _LIST_NUMBER_RE.search(text, max(0, dot - 3), dot) is not None
-                or (dot > 0 and text[dot - 1].isdigit() and dot + 1 < len(text) and text[dot + 1].isdigit())
+                or (
+                    dot > 0
+                    and text[dot - 1].isdigit()
+                    and dot + 1 < len(text)
+                    and text[dot + 1].isdigit()
+                )
             ):
                 continue
             cuts.append(m.end())
@@ -86,7 +96,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
     spans: list[tuple[int, int]] = []
     last = 0
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         a = max(a, last)
         if b <= a:
             continue

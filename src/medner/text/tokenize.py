@@ -26,9 +26,35 @@ import re
 # more often than they abbreviate.
 ABBREVIATIONS: frozenset[str] = frozenset(
     {
-        "dr", "mr", "mrs", "ms", "prof", "pt", "pts", "vs", "approx", "tab", "tabs", "cap",
-        "caps", "inj", "syp", "syr", "fig", "figs", "al", "st", "hx", "dx", "tx", "rx", "sx",
-        "fx", "cf", "temp", "resp",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "pt",
+        "pts",
+        "vs",
+        "approx",
+        "tab",
+        "tabs",
+        "cap",
+        "caps",
+        "inj",
+        "syp",
+        "syr",
+        "fig",
+        "figs",
+        "al",
+        "st",
+        "hx",
+        "dx",
+        "tx",
+        "rx",
+        "sx",
+        "fx",
+        "cf",
+        "temp",
+        "resp",
     }
 )
 

@@ -111,13 +111,15 @@ def learn_clusters(
     return {w: paths[i] for i, w in enumerate(vocab)}
 
 
-def _bisect(vectors: np.ndarray, rng: np.random.Generator, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
+def _bisect(
+    vectors: np.ndarray, rng: np.random.Generator, iterations: int = 15
+) -> tuple[np.ndarray, np.ndarray]:
     """Split rows into two groups by spherical 2-means; the larger group goes left."""
     n = len(vectors)
     first = rng.integers(n)
     dist = vectors @ vectors[first]
     second = int(np.argmin(dist))
-    centroids = vectors[[first, second]].copy()
+    centroids = vectors[np.array([first, second])].copy()
     assign = np.zeros(n, dtype=bool)
     for _ in range(iterations):
         sims = vectors @ centroids.T

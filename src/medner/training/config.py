@@ -18,7 +18,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["crf"] = Field("crf", description="Model backend to train.")
-    crf: CRFConfig = Field(default_factory=CRFConfig)  # type: ignore[arg-type]
+    crf: CRFConfig = Field(default_factory=CRFConfig)
     clusters: str = Field(
         "builtin",
         description="Word-cluster file for the cluster features: 'builtin' (shipped with "

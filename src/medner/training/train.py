@@ -69,7 +69,9 @@ def resolve_clusters(spec: str) -> dict[str, str]:
     """Load the word clusters named by the config (``builtin`` or a file path)."""
     if spec == "builtin":
         with files("medner.resources").joinpath(BUILTIN_CLUSTERS).open(encoding="utf-8") as fh:
-            return {p[1]: p[0] for p in (line.rstrip("\n").split("\t") for line in fh) if len(p) > 1}
+            return {
+                p[1]: p[0] for p in (line.rstrip("\n").split("\t") for line in fh) if len(p) > 1
+            }
     path = Path(spec)
     if not path.is_file():
         raise ConfigError(f"clusters: no such file {path}")
@@ -87,7 +89,7 @@ def _dataset_info(paths: Sequence[Path], docs: Sequence[Document]) -> dict[str, 
 
 def environment_snapshot() -> dict[str, Any]:
     """Python, platform and package versions, to reproduce or debug a model."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
@@ -185,7 +187,8 @@ def model_card(model: CRFModel, metrics: dict[str, Any]) -> str:
         ]
         for label, s in dev["per_label"].items():
             lines.append(
-                f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
+                f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} "
+                f"| {s['support']} |"
             )
         m = dev["micro"]
         lines += [

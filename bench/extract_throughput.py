@@ -1,0 +1,137 @@
+"""Throughput of `medner extract` over all MTSamples notes, against the notebook baseline.
+
+Measures, on this machine, in one run:
+
+1. end to end: `medner extract` as a subprocess over all notes (Parquet in, JSONL out), wall
+   time and peak RSS of that process; characters/s, tokens/s and notes/s (one process = one
+   core: extraction is single-threaded);
+2. side by side, in one process, alternating, ``--repeats`` times: medner's model and the
+   course notebook's feature function + CRF (bench/baseline.py) over the same notes, same
+   sentences and tokens; medians and their ratio.
+
+Usage: python bench/extract_throughput.py [--write docs/benchmarks.md] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REPO, git_commit, machine, write_section
+from baseline import train_baseline
+from medner.models import load_model
+from medner.models.tagging import sentence_token_spans
+from medner.training.train import train
+
+NOTES = REPO / "data/mtsamples/mtsamples.parquet"
+TRAIN = REPO / "data/biotext/train_sent"
+
+
+def run_extract(model: Path, notes: Path, out: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one `medner extract` process."""
+    cmd = [
+        sys.executable, "-m", "medner", "extract", "--model", str(model), "--input", str(notes),
+        "--id-column", "note_id", "--text-column", "transcription", "--output", str(out),
+        "--no-progress",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(
+            f"medner extract failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return seconds, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, help="Write the results into this Markdown file.")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0, help="Use only the first N notes.")
+    args = parser.parse_args()
+
+    table = pq.read_table(NOTES, columns=["note_id", "transcription"])
+    if args.limit:
+        table = table.slice(0, args.limit)
+    texts = [t for t in table.column("transcription").to_pylist() if t]
+    chars = sum(len(t) for t in texts)
+    tokens = sum(len(s) for t in texts for s in sentence_token_spans(t))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        notes = NOTES
+        if args.limit:
+            notes = tmpdir / "notes.parquet"
+            pq.write_table(table, notes)
+        print("training medner's default model and the baseline on BioText...", file=sys.stderr)
+        model_dir = tmpdir / "model"
+        train([TRAIN], model_dir)
+        baseline = train_baseline(TRAIN)
+        medner_model = load_model(model_dir)
+
+        print("end to end: medner extract...", file=sys.stderr)
+        e2e = [run_extract(model_dir, notes, tmpdir / "out.jsonl") for _ in range(2)]
+        e2e_seconds = statistics.median(s for s, _ in e2e)
+        peak_rss_mib = max(r for _, r in e2e) / 1024
+
+        side: dict[str, list[float]] = {"medner": [], "baseline": []}
+        for r in range(args.repeats):
+            for name, model in (("medner", medner_model), ("baseline", baseline)):
+                started = time.perf_counter()
+                for text in texts:
+                    model.predict(text)
+                side[name].append(time.perf_counter() - started)
+                print(f"  repeat {r + 1}: {name} {side[name][-1]:.2f} s", file=sys.stderr)
+
+    med = {k: statistics.median(v) for k, v in side.items()}
+    ratio = med["baseline"] / med["medner"]
+    limit = f" --limit {args.limit}" if args.limit else ""
+    n = len(texts)
+    lines = [
+        "## Extraction throughput (CRF, all MTSamples notes)",
+        "",
+        f"Machine: {machine()}. Commit `{git_commit()}`.",
+        f"Command: `make bench` (`python bench/extract_throughput.py{limit}"
+        f" --write docs/benchmarks.md`).",
+        f"Input: {n:,} notes, {chars:,} characters, {tokens:,} medner tokens.",
+        "",
+        "End to end, `medner extract` over the Parquet file to JSONL (one process, one core;"
+        f" median of {len(e2e)} runs, model load and Parquet read included):",
+        "",
+        "| seconds | notes/s | characters/s | tokens/s per core | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {e2e_seconds:.1f} | {n / e2e_seconds:,.0f} | {chars / e2e_seconds:,.0f} |"
+        f" {tokens / e2e_seconds:,.0f} | {peak_rss_mib:,.0f} MiB |",
+        "",
+        f"Side by side in one process (same notes, sentences and tokens; median of {args.repeats}"
+        " alternating runs), medner's model against the course notebook's feature function with"
+        " a CRF (`bench/baseline.py`):",
+        "",
+        "| model | seconds | tokens/s per core |",
+        "| --- | --- | --- |",
+        f"| medner CRF (default) | {med['medner']:.1f} | {tokens / med['medner']:,.0f} |",
+        f"| notebook baseline | {med['baseline']:.1f} | {tokens / med['baseline']:,.0f} |",
+        "",
+        f"medner runs at **{1 / ratio:.2f}x** the baseline's time, i.e. {ratio:.2f}x its speed"
+        " (the goal: not slower than half of it, a ratio of at least 0.5).",
+    ]
+    body = "\n".join(lines)
+    print(body)
+    if args.write:
+        write_section(args.write, "extract", body)
+
+
+if __name__ == "__main__":
+    main()
