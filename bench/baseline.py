@@ -63,8 +63,9 @@ class BaselineModel:
     """Notebook features + CRF, with medner's sentence splitting and tokenization."""
 
     def __init__(self, weights: bytes) -> None:
+        self._weights = weights  # crfsuite reads the model in place: keep the bytes alive
         self.tagger = pycrfsuite.Tagger()
-        self.tagger.open_inmemory(weights)
+        self.tagger.open_inmemory(self._weights)
 
     def predict(self, text: str) -> list[Entity]:
         entities: list[Entity] = []

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from medner.errors import ModelLoadError
 from medner.models import load_model
-from medner.models.crf import CRFModel
+from medner.models.crf import SENTENCE_CACHE_SIZE, CRFModel
 from medner.models.features import FeatureConfig, FeatureExtractor, normalise, word_shape
 from medner.types import Document
 from tests.conftest import TINY_CONFIG, train_tiny
@@ -59,12 +59,30 @@ def test_load_rejects_non_model_directory(tmp_path: Path) -> None:
 def test_restricted_features_give_identical_predictions(tiny_model: CRFModel) -> None:
     """Dropping attributes the model has no weight for must not change any prediction."""
     text = "Stroke patients with hypertension got lisinopril and aspirin ; none had asthma ."
+    tiny_model.sentence_cache_size = 0
     restricted = tiny_model.predict(text)
     tiny_model.features.restrict(None)
     try:
         assert tiny_model.predict(text) == restricted
     finally:
         tiny_model.features.restrict(tiny_model._known_attributes)
+        tiny_model.sentence_cache_size = SENTENCE_CACHE_SIZE
+
+
+def test_sentence_cache_changes_nothing_but_speed(tmp_path: Path, tiny_model: CRFModel) -> None:
+    tiny_model.save(tmp_path / "m")
+    cached = load_model(tmp_path / "m")
+    uncached = load_model(tmp_path / "m")
+    assert isinstance(uncached, CRFModel)
+    uncached.sentence_cache_size = 0
+    notes = [
+        "Known asthma. On budesonide. Known asthma.",
+        "x Known asthma. On budesonide.",  # same sentences at other offsets
+        "Stroke treated with aspirin. Known asthma.",
+    ] * 2
+    for note in notes:
+        assert cached.predict(note) == uncached.predict(note)
+    assert isinstance(cached, CRFModel) and len(cached._sentence_cache) == 4
 
 
 def test_feature_helpers() -> None:

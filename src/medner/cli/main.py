@@ -192,12 +192,21 @@ def extract_cli(
         bool, typer.Option("--include-text", help="Copy each note's text into the output.")
     ] = False,
     progress_bar: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    sentence_cache: Annotated[
+        int | None,
+        typer.Option(
+            "--sentence-cache",
+            help="Sentences whose entities are kept in memory for reuse (0 turns it off).",
+        ),
+    ] = None,
 ) -> None:
     """Extract entities from notes, streaming: one JSONL line per input note, in order."""
     from medner.inference import count_notes, extract_file, read_notes
 
     try:
         loaded = _load_model(model)
+        if sentence_cache is not None and hasattr(loaded, "sentence_cache_size"):
+            loaded.sentence_cache_size = max(0, sentence_cache)
         notes = read_notes(input_, id_column, text_column)
         with _progress() as progress:
             task = progress.add_task("extracting", total=count_notes(input_), visible=progress_bar)

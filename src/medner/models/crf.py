@@ -28,12 +28,18 @@ import medner
 from medner.errors import ModelLoadError
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
-from medner.models.tagging import TaggedSentence, decode_tags, sentence_token_spans
+from medner.models.tagging import (
+    TokenSpan,
+    sentence_token_spans,
+    spans_to_entities,
+    tag_spans,
+)
 from medner.types import Entity
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.crfsuite"
+SENTENCE_CACHE_SIZE = 100_000  # sentences whose entities are kept for reuse (0: no cache)
 CLUSTERS_FILE = "clusters.tsv"
 
 
@@ -43,8 +49,8 @@ class CRFConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     algorithm: str = Field("lbfgs", description="crfsuite training algorithm.")
-    c1: float = Field(0.05, ge=0, description="L1 regularisation (sparsity) coefficient.")
-    c2: float = Field(0.05, ge=0, description="L2 regularisation coefficient.")
+    c1: float = Field(0.02, ge=0, description="L1 regularisation (sparsity) coefficient.")
+    c2: float = Field(0.3, ge=0, description="L2 regularisation coefficient.")
     max_iterations: int = Field(300, ge=1, description="Upper bound on optimiser iterations.")
     all_possible_transitions: bool = Field(
         True, description="Learn weights for transitions unseen in training (often negative)."
@@ -58,7 +64,7 @@ class CRFConfig(BaseModel):
         "o_penalty (better entity F1 on BioText by cross-validation).",
     )
     o_penalty: float = Field(
-        1.0,
+        0.8,
         ge=0,
         description="Posterior decoding: subtracted from the log marginal of O at each token, "
         "trading precision for recall (chosen by 5-fold cross-validation on the training split, "
@@ -132,17 +138,19 @@ class PosteriorDecoder:
 
         self.start_ok = [prefix(t) in ("O", "B", "S") for t in tags]
         self.end_ok = [prefix(t) in closing for t in tags]
-        self.previous: list[list[int]] = []
-        for t in tags:
+        # Tags that share their allowed predecessors are scored together: one max per group.
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for j, t in enumerate(tags):
             if prefix(t) in ("I", "E"):
                 prev = [
-                    j
-                    for j, u in enumerate(tags)
+                    i
+                    for i, u in enumerate(tags)
                     if prefix(u) in ("B", "I") and label(u) == label(t)
                 ]
             else:
-                prev = [j for j, u in enumerate(tags) if prefix(u) in closing]
-            self.previous.append(prev)
+                prev = [i for i, u in enumerate(tags) if prefix(u) in closing]
+            groups.setdefault(tuple(prev), []).append(j)
+        self.groups = list(groups.items())
         self.penalty = [o_penalty if t == "O" else 0.0 for t in tags]
 
     def decode(self, table: Sequence[Sequence[float]]) -> list[int]:
@@ -157,13 +165,12 @@ class PosteriorDecoder:
         for row in table[1:]:
             new = [neg] * k
             pointers = [0] * k
-            for j in range(k):
-                best, arg = neg, 0
-                for i in self.previous[j]:
-                    if score[i] > best:
-                        best, arg = score[i], i
-                new[j] = best + log(row[j] + 1e-12) - penalty[j]
-                pointers[j] = arg
+            for previous, members in self.groups:
+                arg = max(previous, key=score.__getitem__)
+                best = score[arg]
+                for j in members:
+                    new[j] = best + log(row[j] + 1e-12) - penalty[j]
+                    pointers[j] = arg
             score = new
             back.append(pointers)
         last = max(range(k), key=lambda j: score[j] if self.end_ok[j] else neg)
@@ -185,6 +192,7 @@ class CRFModel:
         config: CRFConfig,
         clusters: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
+        sentence_cache_size: int = SENTENCE_CACHE_SIZE,
     ) -> None:
         self.config = config
         self.clusters = clusters
@@ -199,19 +207,21 @@ class CRFModel:
         self._decoder = PosteriorDecoder(self.tags, config.o_penalty)
         self._all_o_threshold = 1.0 / (1.0 + math.exp(-config.o_penalty))
         self._known_attributes = frozenset(info.attributes)
+        self.sentence_cache_size = sentence_cache_size
+        self._sentence_cache: dict[str, list[TokenSpan]] = {}
         self.features.restrict(self._known_attributes)
 
     # -- prediction ------------------------------------------------------------------------
-    def _tag_sentence(self, text: str, tokens: list[tuple[int, int]]) -> list[Entity]:
+    def _tag_words(self, words: list[str]) -> list[TokenSpan]:
+        """Entity token spans of one sentence: a function of its words alone."""
         tagger = self._tagger
-        words = [text[s:e] for s, e in tokens]
         xseq = self.features.sentence_features(words)
         if self.config.decoding == "viterbi":
             tags = tagger.tag(xseq)
             if all(t == "O" for t in tags):
                 return []
             probs = [tagger.marginal(t, i) if t != "O" else 1.0 for i, t in enumerate(tags)]
-            return decode_tags(text, tokens, tags, probs)
+            return tag_spans(tags, probs)
         tagger.set(xseq)
         marginal = tagger.marginal
         n = len(words)
@@ -222,19 +232,32 @@ class CRFModel:
             return []
         table = [[marginal(t, i) for t in self.tags] for i in range(n)]
         path = self._decoder.decode(table)
-        tags = [self.tags[k] for k in path]
-        return decode_tags(text, tokens, tags, [table[i][k] for i, k in enumerate(path)])
+        return tag_spans([self.tags[k] for k in path], [table[i][k] for i, k in enumerate(path)])
 
     def predict(self, text: str) -> list[Entity]:
-        """Entities of one note."""
+        """Entities of one note.
+
+        Sentences are tagged from their words alone, so the result for a sentence seen before
+        (headings, templates, copied text) is reused from a bounded in-memory cache: the output
+        is identical, only faster. The cache lives in this process only.
+        """
+        cache = self._sentence_cache
         entities: list[Entity] = []
         for tokens in sentence_token_spans(text):
-            entities += self._tag_sentence(text, tokens)
+            words = [text[s:e] for s, e in tokens]
+            if self.sentence_cache_size:
+                key = "\x00".join(words)
+                spans = cache.get(key)
+                if spans is None:
+                    spans = self._tag_words(words)
+                    if len(cache) >= self.sentence_cache_size:
+                        cache.clear()
+                    cache[key] = spans
+            else:
+                spans = self._tag_words(words)
+            if spans:
+                entities += spans_to_entities(text, tokens, spans)
         return entities
-
-    def predict_tokens(self, text: str, tokens: list[tuple[int, int]]) -> list[Entity]:
-        """Entities of one already-tokenized sentence (used to score token corpora)."""
-        return self._tag_sentence(text, tokens) if tokens else []
 
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
         """Entities of each note, lazily."""
@@ -320,10 +343,3 @@ def train_crf(
         return CRFModel(weights, config, clusters if config.features.clusters else None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def sentences_for_training(
-    tagged: Iterable[tuple[str, TaggedSentence]],
-) -> list[tuple[list[str], list[str]]]:
-    """``(words, tags)`` pairs from tagged sentences of their texts."""
-    return [([text[s:e] for s, e in ts.tokens], ts.tags) for text, ts in tagged]

@@ -37,9 +37,12 @@ class FeatureConfig(BaseModel):
     suffixes: list[int] = Field(
         default=[2, 3, 4], description="Suffix lengths of the current word."
     )
-    context_affixes: bool = Field(
-        True, description="Also give the ±1 words' 3-suffix and shape as features."
+    shape: bool = Field(True, description="Word shape (Xxdd...) of the current word.")
+    flags: bool = Field(
+        True, description="Upper-case, title-case, digit, hyphen and punctuation flags and length."
     )
+    context_affixes: bool = Field(True, description="The ±1 words' 3-suffixes as features.")
+    context_shape: bool = Field(True, description="The ±1 words' shapes as features.")
     bigrams: bool = Field(True, description="Word bigrams (-1,0) and (0,+1) as features.")
     clusters: bool = Field(
         True, description="Word-cluster path prefixes (learned from unlabelled text) as features."
@@ -72,6 +75,8 @@ class FeatureExtractor:
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._allowed: frozenset[str] | None = None
         self._max_cache = 500_000
+        self._left_pad = self._padding(-1)
+        self._right_pad = self._padding(1)
 
     def restrict(self, attributes: frozenset[str] | None) -> None:
         """Emit only these attributes (those the trained model has weights for)."""
@@ -83,21 +88,25 @@ class FeatureExtractor:
         norm = normalise(word)
         low = word.lower()
         shape = word_shape(word)
-        center = [f"w={norm}", f"sh={shape}"]
+        center = [f"w={norm}"]
+        if cfg.shape:
+            center.append(f"sh={shape}")
         center += [f"p{n}={low[:n]}" for n in cfg.prefixes if len(low) > n]
         center += [f"s{n}={low[-n:]}" for n in cfg.suffixes if len(low) > n]
-        if word.isupper() and any(c.isalpha() for c in word):
-            center.append("upper")
-        if word[:1].isupper() and word[1:].islower():
-            center.append("title")
-        if any(c.isdigit() for c in word):
-            center.append("digit")
+        if cfg.flags:
+            if word.isupper() and any(c.isalpha() for c in word):
+                center.append("upper")
+            if word[:1].isupper() and word[1:].islower():
+                center.append("title")
+            if any(c.isdigit() for c in word):
+                center.append("digit")
+            if "-" in word:
+                center.append("hyphen")
+            if not any(c.isalnum() for c in word):
+                center.append("punct")
+            center.append(f"len={min(len(word), 8)}")
         if "-" in word:
-            center.append("hyphen")
-            center += [f"part={p}" for p in normalise(word).split("-") if p]
-        if not any(c.isalnum() for c in word):
-            center.append("punct")
-        center.append(f"len={min(len(word), 8)}")
+            center += [f"part={p}" for p in norm.split("-") if p]
         cluster = self.clusters.get(low) if self.clusters else None
         if cluster is not None:
             center += [f"c{n}={cluster[:n]}" for n in cfg.cluster_prefixes]
@@ -109,12 +118,25 @@ class FeatureExtractor:
                 feats = [f"{o}:w={norm}"]
                 if abs(o) == 1:
                     if cfg.context_affixes:
-                        feats += [f"{o}:s3={low[-3:]}", f"{o}:sh={shape}"]
+                        feats.append(f"{o}:s3={low[-3:]}")
+                    if cfg.context_shape:
+                        feats.append(f"{o}:sh={shape}")
                     if cluster is not None:
                         feats += [f"{o}:c{n}={cluster[:n]}" for n in cfg.context_cluster_prefixes]
             if self._allowed is not None:
                 feats = [f for f in feats if f in self._allowed]
             per_offset.append(feats)
+        per_offset.append([norm])  # last: the normalised form, for bigrams
+        return tuple(per_offset)
+
+    def _padding(self, side: int) -> tuple[list[str], ...]:
+        """A pseudo-word beyond the sentence edge: ``BOS``/``EOS`` seen from the next word."""
+        per_offset: list[list[str]] = []
+        for o in self._offsets:
+            per_offset.append(
+                ["BOS"] if side < 0 and o == -1 else ["EOS"] if side > 0 and o == 1 else []
+            )
+        per_offset.append(["<s>" if side < 0 else "</s>"])
         return tuple(per_offset)
 
     def sentence_features(self, words: Sequence[str]) -> list[list[str]]:
@@ -122,36 +144,30 @@ class FeatureExtractor:
         cache = self._cache
         if len(cache) > self._max_cache:
             cache.clear()
-        table = []
-        for w in words:
-            entry = cache.get(w)
+        w = self.config.window
+        entries = [self._left_pad] * max(w, 1)
+        for word in words:
+            entry = cache.get(word)
             if entry is None:
-                entry = self._word_features(w)
-                cache[w] = entry
-            table.append(entry)
-        n = len(words)
-        window = self.config.window
-        center_index = window
-        bigrams = self.config.bigrams
-        norms = [normalise(w) for w in words] if bigrams else []
+                entry = self._word_features(word)
+                cache[word] = entry
+            entries.append(entry)
+        entries += [self._right_pad] * max(w, 1)
+        pad = max(w, 1)
+        # (column of per-offset feature lists, shift from the token's index into ``entries``)
+        shifts = [([e[k] for e in entries], pad + o) for k, o in enumerate(self._offsets)]
+        norms = [e[-1][0] for e in entries]
         allowed = self._allowed
+        bigrams = self.config.bigrams
         out: list[list[str]] = []
-        for i in range(n):
+        for i in range(len(words)):
             feats = ["bias"]
-            feats += table[i][center_index]
-            for k, o in enumerate(self._offsets):
-                if o == 0:
-                    continue
-                j = i + o
-                if 0 <= j < n:
-                    feats += table[j][k]
-                elif o == -1:
-                    feats.append("BOS")
-                elif o == 1:
-                    feats.append("EOS")
+            for column, shift in shifts:
+                feats += column[i + shift]
             if bigrams:
-                left = f"b-1={norms[i - 1] if i else '<s>'}|{norms[i]}"
-                right = f"b+1={norms[i]}|{norms[i + 1] if i + 1 < n else '</s>'}"
+                j = i + pad
+                left = f"b-1={norms[j - 1]}|{norms[j]}"
+                right = f"b+1={norms[j]}|{norms[j + 1]}"
                 if allowed is None or left in allowed:
                     feats.append(left)
                 if allowed is None or right in allowed:

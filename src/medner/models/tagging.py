@@ -8,7 +8,7 @@ splitter and tokenizer, so a model sees the same token boundaries in training an
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from medner.data.writers import token_tags
@@ -80,32 +80,26 @@ def encode_document(doc: Document, scheme: str = "BIO") -> Iterator[TaggedSenten
         yield TaggedSentence(tokens, tags)
 
 
-def decode_tags(
-    text: str,
-    tokens: list[tuple[int, int]],
-    tags: list[str],
-    probabilities: list[float] | None = None,
-) -> list[Entity]:
-    """Entities from BIO or BIOES tags over ``tokens`` of ``text``.
+TokenSpan = tuple[int, int, str, float]
+"""An entity over tokens: (first token, last token inclusive, label, confidence)."""
+
+
+def tag_spans(tags: Sequence[str], probabilities: Sequence[float] | None = None) -> list[TokenSpan]:
+    """Entity token spans from BIO or BIOES tags.
 
     An ``I-X``/``E-X`` that does not continue an ``X`` entity opens one, so every tag sequence
     decodes to valid, non-overlapping spans. An entity's confidence is the lowest per-token
     probability of its tags: the weakest link of the span.
     """
-    entities: list[Entity] = []
+    spans: list[TokenSpan] = []
     start = -1
     label = ""
     conf = 1.0
     last = -1
-
-    def close() -> None:
-        s, e = tokens[start][0], tokens[last][1]
-        entities.append(Entity(s, e, text[s:e], label, conf))
-
     for i, tag in enumerate(tags):
         if tag == "O":
             if start >= 0:
-                close()
+                spans.append((start, last, label, conf))
                 start = -1
             continue
         prefix, _, lab = tag.partition("-")
@@ -115,11 +109,32 @@ def decode_tags(
             conf = min(conf, p)
         else:
             if start >= 0:
-                close()
+                spans.append((start, last, label, conf))
             start, last, label, conf = i, i, lab, p
         if prefix in ("E", "S"):
-            close()
+            spans.append((start, last, label, conf))
             start = -1
     if start >= 0:
-        close()
-    return entities
+        spans.append((start, last, label, conf))
+    return spans
+
+
+def spans_to_entities(
+    text: str, tokens: Sequence[tuple[int, int]], spans: Iterable[TokenSpan]
+) -> list[Entity]:
+    """Character-offset entities of ``text`` from token spans over ``tokens``."""
+    out = []
+    for first, last, label, conf in spans:
+        s, e = tokens[first][0], tokens[last][1]
+        out.append(Entity(s, e, text[s:e], label, conf))
+    return out
+
+
+def decode_tags(
+    text: str,
+    tokens: list[tuple[int, int]],
+    tags: Sequence[str],
+    probabilities: Sequence[float] | None = None,
+) -> list[Entity]:
+    """Entities from BIO or BIOES tags over ``tokens`` of ``text`` (see :func:`tag_spans`)."""
+    return spans_to_entities(text, tokens, tag_spans(tags, probabilities))
