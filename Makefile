@@ -35,6 +35,8 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 
 bench: install
+	$(BIN)/python bench/accuracy.py --write docs/benchmarks.md
+	$(BIN)/python bench/ablation.py --write docs/benchmarks.md
 	$(BIN)/python bench/extract_throughput.py --write docs/benchmarks.md
 
 clean:

@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from _common import REPO, git_commit, machine, write_section
 from baseline import train_baseline
 from medner.evaluation.evaluate import evaluate_model

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from _common import REPO, git_commit, machine, write_section
 from baseline import train_baseline
 from medner.models import load_model

@@ -99,3 +99,24 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for command in ("train", "evaluate", "extract", "demo", "clusters"):
         assert command in result.output
+
+
+def test_demo_prints_table_and_output_path(tmp_path: Path, corpus: Path) -> None:
+    model = tmp_path / "model"
+    assert runner.invoke(app, train_args(corpus, model)).exit_code == 0
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(
+        '{"id": "n1", "text": "We gave aspirin to patients with stroke ."}\n'
+        '{"id": "n2", "text": "Asthma was treated with inhaled budesonide ."}\n'
+        '{"id": "n3", "text": "never reached"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "demo.jsonl"
+    result = runner.invoke(
+        app,
+        ["demo", "--model", str(model), "--notes", str(notes), "--sample", "2", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "aspirin" in result.output and "TREATMENT" in result.output
+    assert str(out) in result.output.replace("\n", "")
+    assert len(out.read_text().splitlines()) == 2

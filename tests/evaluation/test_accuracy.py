@@ -21,8 +21,8 @@ def test_biotext_strict_f1_beats_notebook_recipe(biotext_model_dir: Path) -> Non
     result = evaluate_model(
         load_model(biotext_model_dir), load_documents([DATA / "biotext/test_sent"])
     )
-    # course notebook recipe on the same split: 0.573 (docs/benchmarks.md)
-    assert result.scores.micro.f1 >= 0.60
+    # the engine issue's floor; the course notebook's recipe scores 0.573 on this split
+    assert result.scores.micro.f1 >= 0.62
     assert result.token_weighted_f1 > result.scores.micro.f1
 
 
