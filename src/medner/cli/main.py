@@ -223,6 +223,86 @@ def extract_cli(
     )
 
 
+@app.command("batch")
+def batch_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    input_: Annotated[
+        Path | None, typer.Option("--input", "-i", help="Notes: Parquet, CSV or JSONL.")
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option("--db-url", help="Database URL (SQLAlchemy, or jdbc: with the driver jar)."),
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Table of notes.")] = None,
+    id_column: Annotated[str, typer.Option("--id-column")] = "id",
+    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    master: Annotated[str, typer.Option("--master", help="Spark master.")] = "local[*]",
+    max_chars: Annotated[
+        int, typer.Option("--max-chars", help="Longer notes go to quarantine.")
+    ] = 100_000,
+    partitions: Annotated[
+        int | None, typer.Option("--partitions", help="Repartition the notes first.")
+    ] = None,
+    conf: Annotated[
+        list[str] | None,
+        typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable), as spark-submit."),
+    ] = None,
+) -> None:
+    """Extract entities from a table of notes on Spark: entities/, notes/, quarantine/."""
+    from medner.batch.job import BatchConfig, run_batch
+
+    spark_conf: dict[str, str] = {}
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(MednerError(f"--conf {item!r}: expected KEY=VALUE"))
+        spark_conf[key] = value
+    config = BatchConfig(
+        model=model,
+        output=output,
+        input=input_,
+        db_url=db_url,
+        table=table,
+        id_column=id_column,
+        text_column=text_column,
+        master=master,
+        max_chars=max_chars,
+        partitions=partitions,
+        spark_conf=spark_conf,
+    )
+    try:
+        summary = run_batch(config)
+    except MednerError as exc:
+        _fail(exc)
+        return
+    err.print(
+        f"{summary.notes} notes: {summary.notes - summary.quarantined} processed, "
+        f"{summary.quarantined} quarantined, {summary.entities} entities -> {output} "
+        f"in {summary.seconds:.1f} s"
+    )
+
+
+@app.command("analytics")
+def analytics_cli(
+    entities: Annotated[
+        Path, typer.Option("--entities", help="entities/ folder written by medner batch.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for tables + report.")],
+    top: Annotated[int, typer.Option("--top", help="Rows of the top-entity tables.")] = 20,
+) -> None:
+    """Disease → treatments dictionary and top entities (CSV, JSON and an HTML report)."""
+    from medner.analytics.report import run_analytics
+
+    try:
+        tables = run_analytics(entities, output, top)
+    except MednerError as exc:
+        _fail(exc)
+        return
+    names = ", ".join(f"{t.name} ({len(t.rows)})" for t in tables)
+    err.print(f"wrote {names} and report.html to {output}")
+
+
 @app.command("clusters")
 def clusters_cli(
     output: Annotated[Path, typer.Option("--output", "-o", help="Cluster file to write.")],

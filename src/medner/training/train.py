@@ -205,6 +205,9 @@ def model_card(model: CRFModel, metrics: dict[str, Any]) -> str:
         "- Trained on English biomedical abstracts; clinical notes (and Indian prescription "
         "shorthand) differ, so expect lower accuracy there until reviewed notes are added.",
         "- Negation is not modelled: a negated mention (`no diabetes`) is still extracted.",
+        "- Decoding favours recall (posterior decoding with an O penalty): low-confidence"
+        " spans, such as capitalised section headings, are returned; filter on confidence"
+        " where precision matters more.",
         "- Confidence is the lowest per-token marginal probability of the span.",
         "",
     ]

@@ -1,0 +1,1 @@
+"""Analytics over the entity tables that ``medner batch`` writes (DuckDB)."""

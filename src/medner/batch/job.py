@@ -1,0 +1,322 @@
+"""``medner batch``: extract entities from a table of notes with PySpark.
+
+The job reads notes (Parquet, CSV, JSONL, or a database table), sets aside the rows it cannot
+process, extracts entities with the very model class the API and ``medner extract`` use (loaded
+once per Python worker), and writes three datasets under the output folder:
+
+- ``entities/``: one row per entity (note id, start, end, text, label, confidence, sentence
+  number, model version, and the note's metadata columns), partitioned by label;
+- ``notes/``: one row per processed note (id, length, entity counts by label, status);
+- ``quarantine/``: one row per note that could not be processed, with the reason.
+
+Each dataset is overwritten as a whole, so a re-run over the same output replaces, never
+duplicates. Note text is read but never written: ``entities`` holds only each entity's span text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medner.errors import MednerError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHARS = 100_000
+LABEL_COLUMNS = {"DISEASE": "diseases", "TREATMENT": "treatments", "CHEMICAL": "chemicals"}
+_REPLACEMENT = "\ufffd"
+
+
+@dataclass(slots=True)
+class BatchConfig:
+    """What one batch run reads, writes and how Spark runs."""
+
+    model: Path
+    output: Path
+    input: Path | None = None
+    db_url: str | None = None
+    table: str | None = None
+    id_column: str = "id"
+    text_column: str = "text"
+    master: str = "local[*]"
+    max_chars: int = DEFAULT_MAX_CHARS
+    partitions: int | None = None  # default: the input's, at least 2 per core
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    """Counts of one batch run."""
+
+    notes: int
+    quarantined: int
+    entities: int
+    seconds: float = 0.0
+
+
+def model_version(model_dir: Path) -> str:
+    """A content fingerprint of a model directory: 12 hex digits of SHA-256 over its files."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def spark_session(
+    master: str, conf: dict[str, str] | None = None, app: str = "medner-batch"
+) -> SparkSession:
+    """A Spark session whose Python workers run this interpreter (and so see medner)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if master:  # empty: the master comes from spark-submit
+        builder = builder.master(master)
+    builder = (
+        builder.appName(app)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def read_input(spark: SparkSession, config: BatchConfig) -> DataFrame:
+    """The notes as a DataFrame, from a file (by extension) or a database table."""
+    if config.input is not None:
+        path = str(config.input)
+        suffix = config.input.suffix.lower()
+        if suffix in {".parquet", ".pq"} or config.input.is_dir():
+            return spark.read.parquet(path)
+        if suffix == ".csv":
+            return (
+                spark.read.option("header", True)
+                .option("multiLine", True)
+                .option("escape", '"')
+                .csv(path)
+            )
+        if suffix in {".jsonl", ".json"}:
+            return spark.read.option("mode", "PERMISSIVE").json(path)
+        raise MednerError(f"{path}: unknown input format; use .parquet, .csv or .jsonl")
+    if config.db_url and config.table:
+        if config.db_url.startswith("jdbc:"):
+            return (
+                spark.read.format("jdbc")
+                .option("url", config.db_url)
+                .option("dbtable", config.table)
+                .load()
+            )
+        return _read_sqlalchemy(spark, config.db_url, config.table)
+    raise MednerError("give --input PATH, or --db-url URL with --table NAME")
+
+
+def _read_sqlalchemy(spark: SparkSession, url: str, table: str) -> DataFrame:
+    """Read a table through SQLAlchemy in the driver (for SQLite and small tables; use a
+    ``jdbc:`` URL and the database's JDBC driver for large ones)."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            frame = pd.read_sql_table(table, conn)
+    finally:
+        engine.dispose()
+    return spark.createDataFrame(frame)
+
+
+# -- worker side ----------------------------------------------------------------------------
+_MODELS: dict[str, Any] = {}
+
+
+def _worker_model(path: str) -> Any:
+    """The model, loaded once per Python worker process and reused by every task it runs."""
+    model = _MODELS.get(path)
+    if model is None:
+        from medner.models import load_model
+
+        model = load_model(path)
+        _MODELS[path] = model
+    return model
+
+
+def _extract_batches(
+    batches: Iterator[pd.DataFrame], model_path: str, text_column: str, version: str
+) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each note row, without its text, plus its entities as structs."""
+    import bisect
+
+    from medner.text import split_sentences
+
+    model = _worker_model(model_path)
+    for frame in batches:
+        entities_col = []
+        for text in frame[text_column]:
+            entities = model.predict(text)
+            starts = [a for a, _ in split_sentences(text)] if entities else []
+            entities_col.append(
+                [
+                    {
+                        "start": e.start,
+                        "end": e.end,
+                        "text": e.text,
+                        "label": e.label,
+                        "confidence": e.confidence,
+                        "sentence": max(0, bisect.bisect_right(starts, e.start) - 1),
+                    }
+                    for e in entities
+                ]
+            )
+        out = frame.drop(columns=[text_column])
+        out["length"] = frame[text_column].str.len()
+        out["entities"] = entities_col
+        out["model_version"] = version
+        yield out
+
+
+# -- driver side ----------------------------------------------------------------------------
+def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSummary:
+    """Run the batch job; returns the counts. See the module docstring for what it writes."""
+    import time
+
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from medner.models import load_model
+
+    started = time.perf_counter()
+    model_dir = config.model.resolve()
+    load_model(model_dir)  # fail fast, in the driver, on a bad model
+    version = model_version(model_dir)
+    own_session = spark is None
+    session = spark or spark_session(config.master, config.spark_conf)
+    try:
+        logger.info("stage 1/4: reading notes")
+        notes = read_input(session, config)
+        columns = notes.columns
+        for column in (config.id_column, config.text_column):
+            if column not in columns:
+                raise MednerError(
+                    f"no column {column!r} in the input (columns: {', '.join(columns)}); "
+                    "use --id-column / --text-column"
+                )
+        metadata = [c for c in columns if c not in {config.id_column, config.text_column}]
+        text = F.col(config.text_column)
+        notes = notes.withColumn(
+            "__reason",
+            F.when(text.isNull(), F.lit("text is null"))
+            .when(F.length(F.trim(text)) == 0, F.lit("text is empty"))
+            .when(
+                F.length(text) > config.max_chars,
+                F.lit(f"text longer than {config.max_chars} characters"),
+            )
+            .when(F.instr(text, _REPLACEMENT) > 0, F.lit("text is not valid UTF-8"))
+            .otherwise(F.lit(None).cast("string")),
+        )
+        # A small file is one input partition: spread it so every core works.
+        partitions = config.partitions or max(
+            notes.rdd.getNumPartitions(), 2 * session.sparkContext.defaultParallelism
+        )
+        if partitions != notes.rdd.getNumPartitions():
+            notes = notes.repartition(partitions)
+        notes = notes.persist()
+
+        logger.info("stage 2/4: quarantine of unprocessable notes")
+        quarantine = notes.filter(F.col("__reason").isNotNull()).select(
+            F.col(config.id_column).alias("note_id"),
+            F.col("__reason").alias("reason"),
+            F.length(text).alias("length"),
+            *metadata,
+        )
+        quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
+
+        logger.info("stage 3/4: extracting entities")
+        good = notes.filter(F.col("__reason").isNull()).drop("__reason")
+        entity_type = T.ArrayType(
+            T.StructType(
+                [
+                    T.StructField("start", T.IntegerType()),
+                    T.StructField("end", T.IntegerType()),
+                    T.StructField("text", T.StringType()),
+                    T.StructField("label", T.StringType()),
+                    T.StructField("confidence", T.DoubleType()),
+                    T.StructField("sentence", T.IntegerType()),
+                ]
+            )
+        )
+        schema = T.StructType(
+            [f for f in good.schema.fields if f.name != config.text_column]
+            + [
+                T.StructField("length", T.IntegerType()),
+                T.StructField("entities", entity_type),
+                T.StructField("model_version", T.StringType()),
+            ]
+        )
+        text_column = config.text_column
+        joined = good.mapInPandas(
+            lambda it: _extract_batches(it, str(model_dir), text_column, version), schema
+        ).persist()
+
+        def has_label(label: str) -> Any:
+            return lambda e: e["label"] == label  # one-argument lambda, as Spark requires
+
+        counts = [
+            F.size(F.filter("entities", has_label(label))).alias(name)
+            for label, name in LABEL_COLUMNS.items()
+        ]
+        processed = joined.select(
+            F.col(config.id_column).alias("note_id"),
+            "length",
+            *counts,
+            F.size("entities").alias("entities"),
+            F.lit("ok").alias("status"),
+            "model_version",
+            *metadata,
+        )
+        processed.write.mode("overwrite").parquet(str(config.output / "notes"))
+
+        logger.info("stage 4/4: writing entities")
+        entities = joined.select(
+            F.col(config.id_column).alias("note_id"),
+            F.explode("entities").alias("e"),
+            "model_version",
+            *metadata,
+        ).select(
+            "note_id",
+            "e.start",
+            "e.end",
+            "e.text",
+            "e.label",
+            "e.confidence",
+            "e.sentence",
+            "model_version",
+            *metadata,
+        )
+        entities.write.mode("overwrite").partitionBy("label").parquet(
+            str(config.output / "entities")
+        )
+
+        summary = BatchSummary(
+            notes=notes.count(),
+            quarantined=quarantine.count(),
+            entities=int(processed.agg(F.sum("entities")).collect()[0][0] or 0),
+            seconds=time.perf_counter() - started,
+        )
+        joined.unpersist()
+        notes.unpersist()
+        return summary
+    finally:
+        if own_session:
+            session.stop()
