@@ -51,6 +51,7 @@ class BatchConfig:
     master: str = "local[*]"
     max_chars: int = DEFAULT_MAX_CHARS
     partitions: int | None = None  # default: the input's, at least 2 per core
+    sentence_cache: int | None = None  # sentences cached per worker (None: the model's default)
     spark_conf: dict[str, str] = field(default_factory=dict)
 
 
@@ -141,31 +142,31 @@ def _read_sqlalchemy(spark: SparkSession, url: str, table: str) -> DataFrame:
 _MODELS: dict[str, Any] = {}
 
 
-def _worker_model(path: str) -> Any:
+def _worker_model(path: str, sentence_cache: int | None) -> Any:
     """The model, loaded once per Python worker process and reused by every task it runs."""
     model = _MODELS.get(path)
     if model is None:
         from medner.models import load_model
 
         model = load_model(path)
+        if sentence_cache is not None and hasattr(model, "sentence_cache_size"):
+            model.sentence_cache_size = max(0, sentence_cache)
         _MODELS[path] = model
     return model
 
 
 def _extract_batches(
-    batches: Iterator[pd.DataFrame], model_path: str, text_column: str, version: str
+    batches: Iterator[pd.DataFrame],
+    model_path: str,
+    text_column: str,
+    version: str,
+    sentence_cache: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each note row, without its text, plus its entities as structs."""
-    import bisect
-
-    from medner.text import split_sentences
-
-    model = _worker_model(model_path)
+    model = _worker_model(model_path, sentence_cache)
     for frame in batches:
         entities_col = []
         for text in frame[text_column]:
-            entities = model.predict(text)
-            starts = [a for a, _ in split_sentences(text)] if entities else []
             entities_col.append(
                 [
                     {
@@ -174,9 +175,10 @@ def _extract_batches(
                         "text": e.text,
                         "label": e.label,
                         "confidence": e.confidence,
-                        "sentence": max(0, bisect.bisect_right(starts, e.start) - 1),
+                        "sentence": number,
                     }
-                    for e in entities
+                    for number, sentence in enumerate(model.predict_by_sentence(text))
+                    for e in sentence
                 ]
             )
         out = frame.drop(columns=[text_column])
@@ -229,8 +231,9 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         partitions = config.partitions or max(
             notes.rdd.getNumPartitions(), 2 * session.sparkContext.defaultParallelism
         )
-        if partitions != notes.rdd.getNumPartitions():
-            notes = notes.repartition(partitions)
+        # Hash on the text: copies of a note land in one partition, so one worker's sentence
+        # cache serves them all.
+        notes = notes.repartition(partitions, F.xxhash64(F.coalesce(text, F.lit(""))))
         notes = notes.persist()
 
         logger.info("stage 2/4: quarantine of unprocessable notes")
@@ -264,9 +267,9 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
                 T.StructField("model_version", T.StringType()),
             ]
         )
-        text_column = config.text_column
+        text_column, cache = config.text_column, config.sentence_cache
         joined = good.mapInPandas(
-            lambda it: _extract_batches(it, str(model_dir), text_column, version), schema
+            lambda it: _extract_batches(it, str(model_dir), text_column, version, cache), schema
         ).persist()
 
         def has_label(label: str) -> Any:

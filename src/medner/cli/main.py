@@ -248,6 +248,10 @@ def batch_cli(
         list[str] | None,
         typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable), as spark-submit."),
     ] = None,
+    sentence_cache: Annotated[
+        int | None,
+        typer.Option("--sentence-cache", help="Sentences cached per worker (0 turns it off)."),
+    ] = None,
 ) -> None:
     """Extract entities from a table of notes on Spark: entities/, notes/, quarantine/."""
     from medner.batch.job import BatchConfig, run_batch
@@ -270,6 +274,7 @@ def batch_cli(
         max_chars=max_chars,
         partitions=partitions,
         spark_conf=spark_conf,
+        sentence_cache=sentence_cache,
     )
     try:
         summary = run_batch(config)

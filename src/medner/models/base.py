@@ -30,6 +30,10 @@ class NerModel(Protocol):
         """Entities of one note, in order, non-overlapping, with ``text[start:end] == text``."""
         ...
 
+    def predict_by_sentence(self, text: str) -> list[list[Entity]]:
+        """Entities of one note grouped by sentence, in order (flattened, ``predict``)."""
+        ...
+
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
         """Entities of each note, lazily, in the order given."""
         ...

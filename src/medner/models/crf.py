@@ -235,14 +235,18 @@ class CRFModel:
         return tag_spans([self.tags[k] for k in path], [table[i][k] for i, k in enumerate(path)])
 
     def predict(self, text: str) -> list[Entity]:
-        """Entities of one note.
+        """Entities of one note."""
+        return [e for sentence in self.predict_by_sentence(text) for e in sentence]
+
+    def predict_by_sentence(self, text: str) -> list[list[Entity]]:
+        """Entities of one note, grouped by sentence (one list per sentence with tokens).
 
         Sentences are tagged from their words alone, so the result for a sentence seen before
         (headings, templates, copied text) is reused from a bounded in-memory cache: the output
         is identical, only faster. The cache lives in this process only.
         """
         cache = self._sentence_cache
-        entities: list[Entity] = []
+        out: list[list[Entity]] = []
         for tokens in sentence_token_spans(text):
             words = [text[s:e] for s, e in tokens]
             if self.sentence_cache_size:
@@ -255,9 +259,8 @@ class CRFModel:
                     cache[key] = spans
             else:
                 spans = self._tag_words(words)
-            if spans:
-                entities += spans_to_entities(text, tokens, spans)
-        return entities
+            out.append(spans_to_entities(text, tokens, spans) if spans else [])
+        return out
 
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
         """Entities of each note, lazily."""
