@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/accuracy.py --write docs/benchmarks.md
 	$(BIN)/python bench/ablation.py --write docs/benchmarks.md
 	$(BIN)/python bench/extract_throughput.py --write docs/benchmarks.md
+	$(BIN)/python bench/batch_throughput.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) runs models .pytest_cache .mypy_cache .ruff_cache
