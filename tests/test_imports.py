@@ -1,0 +1,16 @@
+"""`import medner` and the CLI stay light: heavy optional parts load only when used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, medner, medner.cli.main, medner.models.crf, medner.inference;"
+        "heavy = ('pyspark', 'duckdb', 'pandas', 'torch', 'sqlalchemy');"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
