@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+import pytest
 
 from medner.inference import Note, extract_file
 from medner.models.crf import CRFModel
@@ -35,3 +38,16 @@ def test_include_text_makes_a_readable_corpus(tmp_path: Path, tiny_model: CRFMod
     extract_file(tiny_model, [Note("a", "Asthma was treated with inhaled budesonide .")], out, True)
     (doc,) = read_jsonl(out)
     assert [e.text for e in doc.entities] == ["Asthma", "inhaled budesonide"]
+
+
+def test_logs_never_carry_note_text(
+    tmp_path: Path, tiny_model: CRFModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "Patient Ramesh Kumar has asthma"
+    notes = [Note("a", secret), Note("b", None, "n.jsonl:2: text is null")]
+    with caplog.at_level(logging.DEBUG):
+        extract_file(tiny_model, notes, tmp_path / "e.jsonl")
+    assert caplog.records  # the skipped row was logged...
+    assert all(
+        "Ramesh" not in r.getMessage() and "asthma" not in r.getMessage() for r in caplog.records
+    )

@@ -49,9 +49,10 @@ def extract_file(
             record: dict[str, object] = {"id": note.id}
             if note.text is None:
                 summary.failed += 1
+                reason = note.problem or "no text"  # a location and a cause, never the text
                 record["entities"] = []
-                record["error"] = note.problem or "no text"
-                logger.warning("id %s skipped: %s", note.id, note.problem)
+                record["error"] = reason
+                logger.warning("id %s skipped: %s", record["id"], reason)
             else:
                 entities = model.predict(note.text)
                 summary.characters += len(note.text)
