@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.resources import files
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,8 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
 def resolve_clusters(spec: str) -> dict[str, str]:
     """Load the word clusters named by the config (``builtin`` or a file path)."""
     if spec == "builtin":
-        with files("medner.resources").joinpath(BUILTIN_CLUSTERS).open(encoding="utf-8") as fh:
-            return {
-                p[1]: p[0] for p in (line.rstrip("\n").split("\t") for line in fh) if len(p) > 1
-            }
+        with as_file(files("medner.resources").joinpath(BUILTIN_CLUSTERS)) as builtin:
+            return read_clusters(builtin)
     path = Path(spec)
     if not path.is_file():
         raise ConfigError(f"clusters: no such file {path}")
