@@ -46,6 +46,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def provenance(script: str, options: str = "") -> list[str]:
+    """The machine, commit and command lines every benchmark section starts with."""
+    return [
+        f"Machine: {machine()}. Commit `{git_commit()}`.",
+        f"Command: `make bench` (`python bench/{script}{options} --write docs/benchmarks.md`).",
+    ]
+
+
 def write_section(path: Path, name: str, body: str) -> None:
     """Replace (or append) the section between ``<!-- bench:NAME -->`` markers in ``path``."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"

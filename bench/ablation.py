@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, git_commit, machine, write_section
+from _common import REPO, provenance, write_section
 from medner.evaluation import score_entities
 from medner.models.crf import CRFConfig, train_crf
 from medner.models.tagging import encode_document
@@ -76,8 +76,7 @@ def main() -> None:
         [
             "## How the default CRF was chosen (cross-validation on the training split)",
             "",
-            f"Machine: {machine()}. Commit `{git_commit()}`.",
-            "Command: `make bench` (`python bench/ablation.py --write docs/benchmarks.md`).",
+            *provenance("ablation.py"),
             f"BioText train, {args.folds}-fold cross-validation (seed {args.seed}), strict entity"
             " micro F1 pooled over the held-out folds; one change from the default per row."
             " The test split played no part in these choices.",

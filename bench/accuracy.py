@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, git_commit, machine, write_section
+from _common import REPO, provenance, write_section
 from baseline import train_baseline
 from medner.evaluation.evaluate import evaluate_model
 from medner.models import load_model
@@ -59,8 +59,7 @@ def main() -> None:
         [
             "## Accuracy (strict entity-level F1 first)",
             "",
-            f"Machine: {machine()}. Commit `{git_commit()}`.",
-            "Command: `make bench` (`python bench/accuracy.py --write docs/benchmarks.md`).",
+            *provenance("accuracy.py"),
             "Trained on train only, default configuration (`medner train` with no options);"
             " baseline = the course notebook's features and CRF (`bench/baseline.py`).",
             "",

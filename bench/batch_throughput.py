@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import REPO, git_commit, machine, write_section
+from _common import REPO, provenance, write_section
 from medner.batch.job import BatchConfig, run_batch, spark_session
 from medner.training.train import train
 
@@ -109,9 +109,7 @@ def main() -> None:
         [
             "## Batch extraction on Spark (all MTSamples notes)",
             "",
-            f"Machine: {machine()}. Commit `{git_commit()}`.",
-            "Command: `make bench`"
-            " (`python bench/batch_throughput.py --write docs/benchmarks.md`).",
+            *provenance("batch_throughput.py"),
             f"{n:,} notes; the default CRF; median of {args.repeats} runs. Spark rows time"
             " `run_batch` in a freshly started session (read, quarantine, extract, write"
             " entities/notes/quarantine; Python workers start cold, JVM start excluded); the"

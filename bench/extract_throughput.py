@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import REPO, git_commit, machine, write_section
+from _common import REPO, provenance, write_section
 from baseline import train_baseline
 from medner.models import load_model
 from medner.models.tagging import sentence_token_spans
@@ -112,9 +112,7 @@ def main() -> None:
     lines = [
         "## Extraction throughput (CRF, all MTSamples notes)",
         "",
-        f"Machine: {machine()}. Commit `{git_commit()}`.",
-        f"Command: `make bench` (`python bench/extract_throughput.py{limit}"
-        f" --write docs/benchmarks.md`).",
+        *provenance("extract_throughput.py", limit),
         f"Input: {n:,} notes, {chars:,} characters, {tokens:,} medner tokens.",
         "",
         "End to end, `medner extract` over the Parquet file to JSONL (one process, one core;"

@@ -194,22 +194,12 @@ def render_html(tables: list[Table], title: str = "medner analytics") -> str:
     """A self-contained HTML report: charts of the top entities and pairs, then the tables."""
     by_name = {t.name: t for t in tables}
     charts = []
-    if "top_diseases" in by_name:
-        charts.append(
-            _bar_chart(
-                "Top diseases (notes)",
-                [(r[0], r[1]) for r in by_name["top_diseases"].rows],
-                "#c0392b",
-            )
-        )
-    if "top_treatments" in by_name:
-        charts.append(
-            _bar_chart(
-                "Top treatments (notes)",
-                [(r[0], r[1]) for r in by_name["top_treatments"].rows],
-                "#2471a3",
-            )
-        )
+    for name, title, color in (
+        ("top_diseases", "Top diseases (notes)", "#c0392b"),
+        ("top_treatments", "Top treatments (notes)", "#2471a3"),
+    ):
+        if name in by_name:
+            charts.append(_bar_chart(title, [(r[0], r[1]) for r in by_name[name].rows], color))
     pairs = by_name.get("disease_treatments_sentence")
     if pairs is not None:
         charts.append(

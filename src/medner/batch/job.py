@@ -146,11 +146,10 @@ def _worker_model(path: str, sentence_cache: int | None) -> Any:
     """The model, loaded once per Python worker process and reused by every task it runs."""
     model = _MODELS.get(path)
     if model is None:
-        from medner.models import load_model
+        from medner.models import load_model, set_sentence_cache
 
         model = load_model(path)
-        if sentence_cache is not None and hasattr(model, "sentence_cache_size"):
-            model.sentence_cache_size = max(0, sentence_cache)
+        set_sentence_cache(model, sentence_cache)
         _MODELS[path] = model
     return model
 

@@ -26,7 +26,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from medner.batch.job import DEFAULT_MAX_CHARS
 from medner.errors import MednerError
+from medner.models.base import NerModel, set_sentence_cache
 
 app = typer.Typer(
     name="medner",
@@ -126,7 +128,7 @@ def train_cli(
         err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
 
 
-def _load_model(model: Path):  # type: ignore[no-untyped-def]
+def _load_model(model: Path) -> NerModel:
     from medner.models import load_model
 
     return load_model(model)
@@ -205,8 +207,7 @@ def extract_cli(
 
     try:
         loaded = _load_model(model)
-        if sentence_cache is not None and hasattr(loaded, "sentence_cache_size"):
-            loaded.sentence_cache_size = max(0, sentence_cache)
+        set_sentence_cache(loaded, sentence_cache)
         notes = read_notes(input_, id_column, text_column)
         with _progress() as progress:
             task = progress.add_task("extracting", total=count_notes(input_), visible=progress_bar)
@@ -240,7 +241,7 @@ def batch_cli(
     master: Annotated[str, typer.Option("--master", help="Spark master.")] = "local[*]",
     max_chars: Annotated[
         int, typer.Option("--max-chars", help="Longer notes go to quarantine.")
-    ] = 100_000,
+    ] = DEFAULT_MAX_CHARS,
     partitions: Annotated[
         int | None, typer.Option("--partitions", help="Repartition the notes first.")
     ] = None,

@@ -58,6 +58,15 @@ def read_model_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def set_sentence_cache(model: NerModel, size: int | None) -> None:
+    """Set how many sentences a model keeps results for (``None``: leave its default; 0: off).
+
+    Backends without a sentence cache ignore it.
+    """
+    if size is not None and hasattr(model, "sentence_cache_size"):
+        model.sentence_cache_size = max(0, size)
+
+
 def load_model(path: str | Path) -> NerModel:
     """Load a saved model directory, whatever its backend."""
     path = Path(path)

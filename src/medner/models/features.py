@@ -71,7 +71,7 @@ class FeatureExtractor:
     def __init__(self, config: FeatureConfig, clusters: dict[str, str] | None = None) -> None:
         self.config = config
         self.clusters = clusters if config.clusters else None
-        self._offsets = [o for o in range(-config.window, config.window + 1)]
+        self._offsets = list(range(-config.window, config.window + 1))
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._allowed: frozenset[str] | None = None
         self._max_cache = 500_000
@@ -144,16 +144,15 @@ class FeatureExtractor:
         cache = self._cache
         if len(cache) > self._max_cache:
             cache.clear()
-        w = self.config.window
-        entries = [self._left_pad] * max(w, 1)
+        pad = max(self.config.window, 1)
+        entries = [self._left_pad] * pad
         for word in words:
             entry = cache.get(word)
             if entry is None:
                 entry = self._word_features(word)
                 cache[word] = entry
             entries.append(entry)
-        entries += [self._right_pad] * max(w, 1)
-        pad = max(w, 1)
+        entries += [self._right_pad] * pad
         # (column of per-offset feature lists, shift from the token's index into ``entries``)
         shifts = [([e[k] for e in entries], pad + o) for k, o in enumerate(self._offsets)]
         norms = [e[-1][0] for e in entries]

@@ -18,6 +18,7 @@ from typing import Any
 
 import medner
 from medner.data import read_corpus
+from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.crf import CRFModel, read_clusters, train_crf
@@ -49,8 +50,6 @@ def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     paths = [path]
     if path.name.endswith(("_sent", "_label")) or not path.exists():
-        from medner.data.readers import biotext_pair
-
         paths = list(biotext_pair(path))
     for p in paths:
         digest.update(p.read_bytes())
