@@ -5,24 +5,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
+DATA_STAMP := $(VENV)/.data-stamp
+MLFLOW_PORT ?= 5000
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install data run test test-fast lint format bench pipeline mlflow-ui clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch,lifecycle]"
 	touch $(STAMP)
 
-run: install
+# the raw corpora are tracked by DVC; its default remote (dvc-storage/) ships in the repository
+data: $(DATA_STAMP)
+
+$(DATA_STAMP): $(STAMP) $(wildcard data/*.dvc)
+	$(BIN)/dvc pull --quiet $(wildcard data/*.dvc)
+	touch $(DATA_STAMP)
+
+run: data
 	$(BIN)/medner demo
 
-test: install
+test: data
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: data
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
@@ -34,11 +43,20 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: install
+bench: pipeline
 	$(BIN)/python bench/accuracy.py --write docs/benchmarks.md
 	$(BIN)/python bench/ablation.py --write docs/benchmarks.md
 	$(BIN)/python bench/extract_throughput.py --write docs/benchmarks.md
 	$(BIN)/python bench/batch_throughput.py --write docs/benchmarks.md
+	$(BIN)/python bench/tune.py --trials 20 --write docs/benchmarks.md
+
+# prepare -> train -> evaluate -> register (DVC); runs and models tracked in MLflow (./mlflow)
+pipeline: data
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow/mlflow.db}" \
+		--default-artifact-root mlflow/artifacts --port $(MLFLOW_PORT)
 
 clean:
-	rm -rf $(VENV) runs models .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs models mlflow reports/plots data/prepared dvc_plots .pytest_cache .mypy_cache .ruff_cache

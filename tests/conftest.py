@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,30 @@ from medner.types import Document, Entity
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run a test logs goes to a throw-away MLflow store, never to ./mlflow."""
+    store = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+        mp.setenv("MEDNER_MODEL_CACHE", str(store / "model-cache"))
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        yield
+
+
+def biotext_subset(source: Path, target: Path, sentences: int, skip: int = 0) -> Path:
+    """The first ``sentences`` sentences (after ``skip``) of a BioText pair, as a new pair."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("_sent", "_label"):
+        blocks = source.with_name(source.name + suffix).read_text(encoding="utf-8").split("\n\n")
+        picked = blocks[skip : skip + sentences]
+        target.with_name(target.name + suffix).write_text(
+            "\n\n".join(picked) + "\n", encoding="utf-8"
+        )
+    return target
+
 
 TINY_SENTENCES = [
     (

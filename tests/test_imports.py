@@ -9,7 +9,7 @@ import sys
 def test_import_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, medner, medner.cli.main, medner.models.crf, medner.inference;"
-        "heavy = ('pyspark', 'duckdb', 'pandas', 'torch', 'sqlalchemy');"
+        "heavy = ('pyspark', 'duckdb', 'pandas', 'torch', 'sqlalchemy', 'mlflow', 'optuna', 'dvc');"
         "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

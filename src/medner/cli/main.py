@@ -7,95 +7,42 @@ progress bars go to stderr. Commands are thin: each parses options and calls a t
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from medner.batch.job import DEFAULT_MAX_CHARS
-from medner.errors import MednerError
-from medner.models.base import NerModel, set_sentence_cache
-
-app = typer.Typer(
-    name="medner",
-    help="Disease and treatment entities from clinical notes: train, evaluate, extract.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from medner.cli.common import (
+    MODEL_HELP,
+    app,
+    err,
+    fail,
+    load_model_ref,
+    out,
+    progress_bar,
+    resolve_model,
+    train_with_progress,
 )
-err = Console(stderr=True)
-out = Console()
+from medner.errors import MednerError
+from medner.models.base import set_sentence_cache
+
+__all__ = ["app", "main"]
 
 DEFAULT_MODEL = Path("models/default")
 DEFAULT_TRAIN = Path("data/biotext/train_sent")
 DEFAULT_NOTES = Path("data/mtsamples/mtsamples.parquet")
 
-
-@app.callback()
-def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
-    )
-
-
-def _progress(transient: bool = False) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=transient,
-    )
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def train_with_progress(
-    train_paths: list[Path],
-    output: Path,
-    dev_paths: list[Path],
-    config_path: Path | None = None,
-    overrides: list[str] | None = None,
-) -> dict[str, object]:
-    """Train with a progress bar over optimiser iterations; returns the metrics."""
-    from medner.training.config import load_config
-    from medner.training.train import train
-
-    config = load_config(config_path, overrides)
-    with _progress() as progress:
-        task = progress.add_task(f"training {config.backend}", total=config.crf.max_iterations)
-
-        def on_iteration(iteration: int, loss: float) -> None:
-            progress.update(task, completed=iteration, description=f"training (loss {loss:,.0f})")
-
-        result = train(train_paths, output, config, dev_paths, on_iteration)
-        progress.update(task, total=progress.tasks[0].completed or 1)
-    err.print(f"model saved to [bold]{result.output}[/] in {result.seconds:.1f} s")
-    return result.metrics
+TrackOption = Annotated[
+    bool,
+    typer.Option(
+        "--track/--no-track",
+        envvar="MEDNER_TRACK",
+        help="Log the run to MLflow (MLFLOW_TRACKING_URI, default ./mlflow).",
+    ),
+]
 
 
 @app.command("train")
@@ -107,36 +54,51 @@ def train_cli(
     dev: Annotated[
         list[Path] | None, typer.Option("--dev", help="Dev data, scored after training.")
     ] = None,
-    backend: Annotated[str, typer.Option("--backend", help="Model backend.")] = "crf",
+    backend: Annotated[str | None, typer.Option("--backend", help="Model backend.")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML training config (see TrainConfig).")
+    ] = None,
+    config_section: Annotated[
+        str | None,
+        typer.Option("--config-section", help="Read the config from this key of the file."),
     ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config value, e.g. --set crf.c2=0.1."),
     ] = None,
+    track: TrackOption = True,
+    run_name: Annotated[str | None, typer.Option("--run-name", help="MLflow run name.")] = None,
+    run_file: Annotated[
+        Path | None,
+        typer.Option("--run-file", help="Write the MLflow run id and model URI here (JSON)."),
+    ] = None,
 ) -> None:
-    """Train a model and save it as one directory (weights, config, metrics, model card)."""
+    """Train a model and save it as one directory (weights, config, metrics, model card);
+    log it to MLflow (parameters, dev scores, dataset digests, commit, pyfunc model)."""
     try:
-        overrides = [f"backend={backend}", *(set_ or [])]
-        metrics = train_with_progress(train, output, dev or [], config, overrides)
+        overrides = [*([f"backend={backend}"] if backend else []), *(set_ or [])]
+        metrics, resolved = train_with_progress(
+            train, output, dev or [], config, overrides, config_section
+        )
+        dev_metrics = metrics.get("dev")
+        if isinstance(dev_metrics, dict):
+            err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
+        if track:
+            from medner.tracking.runs import log_training_run
+
+            run = log_training_run(output, resolved, train, dev or [], metrics, run_name)
+            err.print(f"MLflow run {run.run_id} (model {run.model_uri})")
+            if run_file is not None:
+                run.write(run_file)
+        elif run_file is not None:
+            raise MednerError("--run-file needs tracking on (drop --no-track)")
     except MednerError as exc:
-        _fail(exc)
-        return
-    dev_metrics = metrics.get("dev")
-    if isinstance(dev_metrics, dict):
-        err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
-
-
-def _load_model(model: Path) -> NerModel:
-    from medner.models import load_model
-
-    return load_model(model)
+        fail(exc)
 
 
 @app.command("evaluate")
 def evaluate_cli(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data to score on.")],
     format_: Annotated[
         str, typer.Option("--format", "-f", help="'json' (stdout holds only the JSON) or 'table'.")
@@ -144,27 +106,50 @@ def evaluate_cli(
     errors: Annotated[
         Path | None, typer.Option("--errors", help="Write false positives/negatives (JSONL).")
     ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the scores JSON here.")
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Write per-label F1 and label-confusion CSVs here."),
+    ] = None,
+    track: TrackOption = True,
+    run_file: Annotated[
+        Path | None,
+        typer.Option("--run-file", help="Log the scores as test.* metrics into this training run."),
+    ] = None,
 ) -> None:
     """Strict entity-level precision, recall and F1 per label (token-weighted F1 beside it)."""
-    from medner.evaluation.evaluate import evaluate_model, write_error_report
+    from medner.evaluation.evaluate import evaluate_model, write_error_report, write_plot_data
     from medner.training.train import load_documents
 
     if format_ not in {"json", "table"}:
-        _fail(MednerError(f"--format must be 'json' or 'table', not {format_!r}"))
+        fail(MednerError(f"--format must be 'json' or 'table', not {format_!r}"))
     try:
-        loaded = _load_model(model)
+        loaded = load_model_ref(model)
         documents = load_documents([data])
-        with _progress(transient=True) as progress:
+        with progress_bar(transient=True) as progress:
             task = progress.add_task("evaluating", total=len(documents))
             result = evaluate_model(loaded, documents, lambda: progress.advance(task))
+        scores = result.to_dict()
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+        if plots is not None:
+            write_plot_data(documents, result, plots)
+        if track:
+            from medner.tracking.runs import RunInfo, log_evaluation
+
+            run_id = RunInfo.read(run_file).run_id if run_file else None
+            logged = log_evaluation(scores, [data], model, run_id)
+            err.print(f"scores logged to MLflow run {logged}")
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if errors is not None:
         n = write_error_report(documents, result.predictions, errors)
         err.print(f"{n} errors written to {errors}")
     if format_ == "json":
-        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        sys.stdout.write(json.dumps(scores) + "\n")
         return
     table = Table(title=f"strict entity-level scores on {data} ({result.sentences} sentences)")
     for col in ("label", "precision", "recall", "F1", "support"):
@@ -182,7 +167,7 @@ def evaluate_cli(
 
 @app.command("extract")
 def extract_cli(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
     input_: Annotated[
         Path,
         typer.Option("--input", "-i", help="Notes: .txt (or a folder), .jsonl, .csv, .parquet."),
@@ -193,7 +178,7 @@ def extract_cli(
     include_text: Annotated[
         bool, typer.Option("--include-text", help="Copy each note's text into the output.")
     ] = False,
-    progress_bar: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     sentence_cache: Annotated[
         int | None,
         typer.Option(
@@ -206,17 +191,16 @@ def extract_cli(
     from medner.inference import count_notes, extract_file, read_notes
 
     try:
-        loaded = _load_model(model)
+        loaded = load_model_ref(model)
         set_sentence_cache(loaded, sentence_cache)
         notes = read_notes(input_, id_column, text_column)
-        with _progress() as progress:
-            task = progress.add_task("extracting", total=count_notes(input_), visible=progress_bar)
+        with progress_bar() as progress:
+            task = progress.add_task("extracting", total=count_notes(input_), visible=show_progress)
             summary = extract_file(
                 loaded, notes, output, include_text, lambda _n: progress.advance(task)
             )
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))
     err.print(
         f"{summary.notes} notes ({summary.failed} not processed) -> {output}: "
@@ -226,7 +210,7 @@ def extract_cli(
 
 @app.command("batch")
 def batch_cli(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")],
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     input_: Annotated[
         Path | None, typer.Option("--input", "-i", help="Notes: Parquet, CSV or JSONL.")
@@ -261,10 +245,14 @@ def batch_cli(
     for item in conf or []:
         key, sep, value = item.partition("=")
         if not sep:
-            _fail(MednerError(f"--conf {item!r}: expected KEY=VALUE"))
+            fail(MednerError(f"--conf {item!r}: expected KEY=VALUE"))
         spark_conf[key] = value
+    try:
+        model_dir = resolve_model(model)
+    except MednerError as exc:
+        fail(exc)
     config = BatchConfig(
-        model=model,
+        model=model_dir,
         output=output,
         input=input_,
         db_url=db_url,
@@ -280,8 +268,7 @@ def batch_cli(
     try:
         summary = run_batch(config)
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     err.print(
         f"{summary.notes} notes: {summary.notes - summary.quarantined} processed, "
         f"{summary.quarantined} quarantined, {summary.entities} entities -> {output} "
@@ -303,8 +290,7 @@ def analytics_cli(
     try:
         tables = run_analytics(entities, output, top)
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     names = ", ".join(f"{t.name} ({len(t.rows)})" for t in tables)
     err.print(f"wrote {names} and report.html to {output}")
 
@@ -341,8 +327,7 @@ def clusters_cli(
         texts += [d.text for d in load_documents(corpora)]
         clusters = learn_clusters(texts)
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     write_clusters(clusters, output)
     err.print(f"{len(clusters)} word clusters written to {output}")
 
@@ -370,16 +355,15 @@ def demo_cli(
                 f"on {DEFAULT_TRAIN}"
             )
             train_with_progress([DEFAULT_TRAIN], model, [])
-        loaded = _load_model(model)
+        loaded = load_model_ref(str(model))
         text_column = "transcription" if notes.suffix == ".parquet" else "text"
         id_column = "note_id" if notes.suffix == ".parquet" else "id"
         picked = list(islice(read_notes(notes, id_column, text_column), sample))
-        with _progress(transient=True) as progress:
+        with progress_bar(transient=True) as progress:
             task = progress.add_task("extracting", total=len(picked))
             summary = extract_file(loaded, picked, output, False, lambda _n: progress.advance(task))
     except MednerError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     table = Table(title=f"entities in the first {summary.notes} notes of {notes}")
     for col in ("note id", "entity", "label", "confidence"):
         table.add_column(col)
@@ -397,6 +381,10 @@ def demo_cli(
     counts = ", ".join(f"{n} {label}" for label, n in sorted(summary.entities.items()))
     out.print(f"{rows} entities ({counts}) in {summary.notes} notes; showing {min(rows, show)}.")
     out.print(f"full JSONL: [bold]{output}[/]")
+
+
+# the lifecycle commands (prepare, tune, register, promote, models) register themselves on `app`
+import medner.cli.lifecycle  # noqa: E402, F401
 
 
 def main() -> None:

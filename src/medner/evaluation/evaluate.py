@@ -105,3 +105,41 @@ def write_error_report(
                 )
                 count += 1
     return count
+
+
+NO_ENTITY = "none"
+
+
+def label_confusion(
+    documents: Sequence[Document], predictions: Sequence[Sequence[Entity]]
+) -> list[tuple[str, str]]:
+    """``(actual, predicted)`` per span: a gold span with the label predicted on exactly that
+    span (``none`` if no prediction has that span), then predicted spans with no gold span."""
+    pairs: list[tuple[str, str]] = []
+    for doc, pred in zip(documents, predictions, strict=True):
+        predicted = {(e.start, e.end): e.label for e in pred}
+        gold_spans = {(e.start, e.end) for e in doc.entities}
+        pairs += [(e.label, predicted.get((e.start, e.end), NO_ENTITY)) for e in doc.entities]
+        pairs += [(NO_ENTITY, e.label) for e in pred if (e.start, e.end) not in gold_spans]
+    return pairs
+
+
+def write_plot_data(
+    documents: Sequence[Document], evaluation: Evaluation, folder: Path
+) -> list[Path]:
+    """CSV data of the evaluation plots (``dvc plots show`` draws them): per-label F1 and the
+    confusion of labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    per_label = folder / "per_label_f1.csv"
+    rows = ["label,f1,precision,recall,support"]
+    for label, s in sorted(evaluation.scores.per_label.items()):
+        rows.append(f"{label},{s.f1:.6f},{s.precision:.6f},{s.recall:.6f},{s.support}")
+    m = evaluation.scores.micro
+    rows.append(f"micro,{m.f1:.6f},{m.precision:.6f},{m.recall:.6f},{m.support}")
+    per_label.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    confusion = folder / "confusion.csv"
+    pairs = label_confusion(documents, evaluation.predictions)
+    confusion.write_text(
+        "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in pairs), encoding="utf-8"
+    )
+    return [per_label, confusion]

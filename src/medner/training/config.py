@@ -37,8 +37,11 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Defaults, then a YAML file (if given), then ``key.path=value`` overrides (YAML values).
+def load_config(
+    path: Path | None = None, overrides: list[str] | None = None, section: str | None = None
+) -> TrainConfig:
+    """Defaults, then a YAML file (if given; its ``section`` key when given, as the ``train``
+    section of ``params.yaml``), then ``key.path=value`` overrides (YAML values).
 
     Raises:
         ConfigError: unreadable file, malformed override, or a value the schema rejects
@@ -52,6 +55,10 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
             raise ConfigError(f"{path}: cannot read config ({exc})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a config file must be a mapping")
+        if section is not None:
+            if not isinstance(loaded.get(section), dict):
+                raise ConfigError(f"{path}: no mapping under key {section!r}")
+            loaded = loaded[section]
         tree = loaded
     for item in overrides or []:
         key, sep, raw = item.partition("=")
