@@ -2,8 +2,8 @@
 
 Runs a fresh Optuna study (TPE sampler, seed 13, median pruner) on ``data/prepared/train.jsonl``
 → ``dev.jsonl`` (the dev split carved from BioText train by the pipeline's prepare stage; the
-test split is never used). The first trial is the default configuration, so the table shows
-whether the search beats it. Writes the plots to docs/images/ and a section of
+test split is never used). The first trial is the engine's default configuration, so the table
+shows whether the search beats it. Writes the plots to docs/images/ and a section of
 docs/benchmarks.md; it does not change params.yaml.
 
 Usage: python bench/tune.py [--trials 20] [--write docs/benchmarks.md]
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from _common import REPO, provenance, write_section
-from medner.training.config import load_config
+from medner.training.config import TrainConfig
 from medner.training.tune import tune
 
 
@@ -34,7 +34,7 @@ def main() -> int:
     if not train.exists():
         print("run `make pipeline` first: the prepare stage writes the splits", file=sys.stderr)
         return 2
-    base = load_config(REPO / "params.yaml", None, "train")
+    base = TrainConfig()  # the engine's defaults, whatever params.yaml holds now
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
         started = time.perf_counter()
@@ -45,7 +45,7 @@ def main() -> int:
             shutil.copy(plot, images / f"tune-{plot.name}")
     baseline = result.baseline_f1 or 0.0
     lines = [
-        "### Tuning the CRF (Optuna, dev split)",
+        "## Tuning the CRF (Optuna, dev split)",
         "",
         *provenance("tune.py", f" --trials {args.trials}"),
         "",
@@ -55,7 +55,7 @@ def main() -> int:
         "",
         "| configuration | dev F1 |",
         "| --- | --- |",
-        f"| defaults of params.yaml (trial 0) | {baseline:.4f} |",
+        f"| engine defaults (trial 0) | {baseline:.4f} |",
         f"| best trial | {result.best_f1:.4f} ({result.best_f1 - baseline:+.4f}) |",
         "",
         f"Best parameters: `{json.dumps(result.best_params)}`.",

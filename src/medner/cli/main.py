@@ -334,7 +334,7 @@ def clusters_cli(
 
 @app.command("demo")
 def demo_cli(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = str(DEFAULT_MODEL),
     notes: Annotated[Path, typer.Option("--notes", help="Notes to extract from.")] = DEFAULT_NOTES,
     sample: Annotated[int, typer.Option("--sample", help="How many notes to extract from.")] = 25,
     output: Annotated[Path, typer.Option("--output", "-o", help="Entities out, JSONL.")] = Path(
@@ -349,13 +349,13 @@ def demo_cli(
     from medner.inference import extract_file, read_notes
 
     try:
-        if not (model / "config.json").is_file():
+        if not model.startswith("models:/") and not (Path(model) / "config.json").is_file():
             err.print(
                 f"no model at {model}: training the default disease + treatment model "
                 f"on {DEFAULT_TRAIN}"
             )
-            train_with_progress([DEFAULT_TRAIN], model, [])
-        loaded = load_model_ref(str(model))
+            train_with_progress([DEFAULT_TRAIN], Path(model), [])
+        loaded = load_model_ref(model)
         text_column = "transcription" if notes.suffix == ".parquet" else "text"
         id_column = "note_id" if notes.suffix == ".parquet" else "id"
         picked = list(islice(read_notes(notes, id_column, text_column), sample))
