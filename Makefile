@@ -8,14 +8,14 @@ CONSTRAINTS := requirements/constraints.txt
 DATA_STAMP := $(VENV)/.data-stamp
 MLFLOW_PORT ?= 5000
 
-.PHONY: install data run test test-fast lint format bench pipeline mlflow-ui clean
+.PHONY: install data run demo test test-fast lint format bench pipeline mlflow-ui clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch,lifecycle]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch,lifecycle,serve]"
 	touch $(STAMP)
 
 # the raw corpora are tracked by DVC; its default remote (dvc-storage/) ships in the repository
@@ -25,7 +25,15 @@ $(DATA_STAMP): $(STAMP) $(wildcard data/*.dvc)
 	$(BIN)/dvc pull --quiet $(wildcard data/*.dvc)
 	touch $(DATA_STAMP)
 
+# the main job: the extraction API on the default model (trained first if missing), with a
+# development key and a ready-to-copy curl printed; Ctrl-C stops it
 run: data
+	test -f models/default/config.json || \
+		$(BIN)/medner train --train data/biotext/train_sent --output models/default --no-track
+	$(BIN)/medner serve --dev --model models/default
+
+# extract from 25 MTSamples notes and print a table (what `make run` did before the API)
+demo: data
 	$(BIN)/medner demo
 
 test: data
@@ -49,6 +57,7 @@ bench: pipeline
 	$(BIN)/python bench/extract_throughput.py --write docs/benchmarks.md
 	$(BIN)/python bench/batch_throughput.py --write docs/benchmarks.md
 	$(BIN)/python bench/tune.py --trials 20 --write docs/benchmarks.md
+	$(BIN)/python bench/api_load.py --write docs/benchmarks.md
 
 # prepare -> train -> evaluate -> register (DVC); runs and models tracked in MLflow (./mlflow)
 pipeline: data

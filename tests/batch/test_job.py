@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from medner.batch.job import BatchConfig, model_version, run_batch
+from medner.batch.job import BatchConfig, run_batch
 from medner.errors import MednerError
 from medner.models import load_model
+from medner.models.base import model_version
 from medner.models.crf import CRFModel
 from tests.conftest import DATA
 

@@ -15,7 +15,6 @@ duplicates. Note text is read but never written: ``entities`` holds only each en
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medner.errors import MednerError
+from medner.models.base import model_version
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -63,15 +63,6 @@ class BatchSummary:
     quarantined: int
     entities: int
     seconds: float = 0.0
-
-
-def model_version(model_dir: Path) -> str:
-    """A content fingerprint of a model directory: 12 hex digits of SHA-256 over its files."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(model_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def spark_session(

@@ -383,8 +383,10 @@ def demo_cli(
     out.print(f"full JSONL: [bold]{output}[/]")
 
 
-# the lifecycle commands (prepare, tune, register, promote, models) register themselves on `app`
-import medner.cli.lifecycle  # noqa: E402, F401
+# the lifecycle commands (prepare, tune, register, promote, models) and the API's (serve, keys)
+# register themselves on `app`
+import medner.cli.lifecycle  # noqa: E402
+import medner.cli.serve  # noqa: E402, F401
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from collections.abc import Iterable, Iterator
@@ -80,3 +81,12 @@ def load_model(path: str | Path) -> NerModel:
     module = importlib.import_module(module_name)
     model: NerModel = module.load(path)
     return model
+
+
+def model_version(model_dir: Path) -> str:
+    """A content fingerprint of a model directory: 12 hex digits of SHA-256 over its files."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""The real-time extraction API (FastAPI on uvicorn): ``medner serve``. Needs ``medner[serve]``."""

@@ -1,0 +1,75 @@
+"""Prometheus metrics of the API, all prefixed ``medner_``, in a registry of the app's own."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LENGTH_BUCKETS = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)
+COUNT_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+class ApiMetrics:
+    """The metrics one app instance exports at ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "medner_requests", "HTTP requests by route and status", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "medner_request_duration_seconds",
+            "Request latency by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("medner_requests_in_flight", "Requests being served", registry=r)
+        self.entities = Histogram(
+            "medner_entities_per_note",
+            "Entities found per note, by label",
+            ["label"],
+            buckets=COUNT_BUCKETS,
+            registry=r,
+        )
+        self.confidence = Histogram(
+            "medner_entity_confidence",
+            "Confidence of extracted entities",
+            ["label"],
+            buckets=CONFIDENCE_BUCKETS,
+            registry=r,
+        )
+        self.note_length = Histogram(
+            "medner_note_length_chars",
+            "Length of extracted notes in characters",
+            buckets=LENGTH_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "medner_model_info", "The model being served (value 1)", ["name", "version"], registry=r
+        )
+        self.reloads = Counter(
+            "medner_model_reloads", "Model reloads by outcome", ["outcome"], registry=r
+        )
+        self.log_written = Counter(
+            "medner_prediction_log_written", "Prediction-log records written", registry=r
+        )
+        self.log_dropped = Counter(
+            "medner_prediction_log_dropped",
+            "Prediction-log records dropped (buffer full or write failed)",
+            registry=r,
+        )
+
+    def set_model(self, name: str, version: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(name=name, version=version).set(1)

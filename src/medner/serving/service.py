@@ -1,0 +1,37 @@
+"""Building the app from settings: keys, prediction log, and the uvicorn entry point."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from medner.serving.app import create_app
+from medner.serving.auth import ApiKey, KeyStore, parse_env_keys, read_keys_file
+from medner.serving.predlog import PredictionLog
+from medner.serving.settings import ServeSettings
+
+
+def load_keys(settings: ServeSettings) -> list[ApiKey]:
+    """Keys from ``MEDNER_API_KEYS`` and from the keys file (when it exists)."""
+    keys = parse_env_keys(settings.api_keys) if settings.api_keys else []
+    if settings.keys_file.is_file():
+        keys += read_keys_file(settings.keys_file)
+    return keys
+
+
+def build_app(settings: ServeSettings | None = None) -> FastAPI:
+    """The app for ``settings`` (default: from the environment)."""
+    settings = settings or ServeSettings()
+    log = None
+    if settings.prediction_log_url:
+        log = PredictionLog(
+            settings.prediction_log_url,
+            buffer=settings.prediction_log_buffer,
+            batch=settings.prediction_log_batch,
+            flush_seconds=settings.prediction_log_flush_seconds,
+        )
+    return create_app(settings, KeyStore(load_keys(settings)), log)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (``medner.serving.service:app_from_env``), used with several workers."""
+    return build_app(ServeSettings())

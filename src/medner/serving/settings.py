@@ -1,0 +1,57 @@
+"""Settings of the API, from ``MEDNER_*`` environment variables (or ``medner serve`` options)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServeSettings(BaseSettings):
+    """Everything ``medner serve`` can be told; each field is also ``MEDNER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDNER_", extra="ignore")
+
+    model: str = Field("models/default", description="Model directory or models:/ URI.")
+    model_name: str = Field("medner", description="Name reported for a model directory.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    concurrency: int = Field(
+        1, ge=1, le=64, description="Model copies per worker, each tagging one note at a time."
+    )
+    extract_in: Literal["processes", "threads"] = Field(
+        "processes",
+        description="Where the model copies run: extraction processes beside each worker "
+        "(tagging never holds the event loop), or threads in the worker (no extra processes).",
+    )
+    max_chars: int = Field(100_000, ge=1, description="Longest note text accepted (413 above).")
+    max_batch: int = Field(32, ge=1, description="Most notes in one /v1/extract/batch request.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    rate_limit_per_minute: int = Field(
+        6000, ge=0, description="Requests per minute per API key (0: no limit); burst the same."
+    )
+    api_keys: str | None = Field(
+        None, description="Keys for development and tests: 'key:scope+scope,key2:scope'."
+    )
+    keys_file: Path = Field(
+        Path("runs/api-keys.json"), description="Hashed keys written by `medner keys create`."
+    )
+    dev: bool = Field(False, description="Development mode: start without keys, print one.")
+    prediction_log_url: str = Field(
+        "sqlite:///runs/predictions.db",
+        description="SQLAlchemy URL of the prediction log (PostgreSQL in production); '' off.",
+    )
+    prediction_log_text: bool = Field(
+        False, description="Also store each note's text in the prediction log (review queue)."
+    )
+    prediction_log_buffer: int = Field(10_000, ge=1, description="Records waiting at most.")
+    prediction_log_batch: int = Field(500, ge=1, description="Records written per insert.")
+    prediction_log_flush_seconds: float = Field(1.0, gt=0)
+    poll_champion_seconds: float = Field(
+        0.0, ge=0, description="With a models:/NAME@ALIAS model: check the alias this often."
+    )

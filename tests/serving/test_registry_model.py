@@ -1,0 +1,48 @@
+"""Serving a registry model: `models:/NAME@champion`, and following the alias when it moves."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from medner.serving.service import build_app
+from medner.tracking.registry import CHAMPION, _client, register
+from medner.tracking.runs import log_training_run
+from tests.conftest import train_tiny
+from tests.serving.conftest import EXTRACT, make_settings
+
+NAME = "medner-serve-test"
+
+
+def _registered(model_dir: Path) -> str:
+    run = log_training_run(model_dir, {}, [], [], {"train_seconds": 0.0})
+    return register(run, NAME)
+
+
+def test_the_api_follows_the_champion_alias(tmp_path: Path, tiny_docs: list) -> None:
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    train_tiny(tiny_docs).save(first_dir)
+    train_tiny(tiny_docs[:3]).save(second_dir)
+    first, second = _registered(first_dir), _registered(second_dir)
+    client = _client()
+    client.set_registered_model_alias(NAME, CHAMPION, first)
+
+    settings = make_settings(
+        first_dir, tmp_path, model=f"models:/{NAME}@{CHAMPION}", poll_champion_seconds=0.2
+    )
+    with TestClient(build_app(settings)) as api:
+        served = api.get("/v1/model", headers=EXTRACT).json()
+        assert (served["name"], served["version"]) == (NAME, first)
+        client.set_registered_model_alias(NAME, CHAMPION, second)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            answer = api.post("/v1/extract", json={"text": "Asthma ."}, headers=EXTRACT)
+            assert answer.status_code == 200
+            if answer.json()["model"]["version"] == second:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the API never picked up the new champion")
+        assert 'medner_model_reloads_total{outcome="ok"} 1.0' in api.get("/metrics").text

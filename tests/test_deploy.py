@@ -1,0 +1,50 @@
+"""The deployment files are what docs/operations.md says (no Docker engine or cluster here)."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import REPO
+
+DEPLOY = REPO / "deploy"
+
+
+def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 2
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and not users[-1].startswith(("root", "0"))
+    assert re.search(r"^HEALTHCHECK .*", text, re.M) and "/readyz" in text
+    assert re.search(r'^CMD \["medner", "serve"\]', text, re.M)
+
+
+def test_kubernetes_manifests() -> None:
+    docs = {}
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            docs[doc["kind"]] = doc
+    assert set(docs) == {
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+    }
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert (
+        docs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"]
+        == (docs["Deployment"]["metadata"]["name"])
+    )
+    selector = docs["Service"]["spec"]["selector"]
+    assert selector == docs["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    # every MEDNER_ setting in the ConfigMap is a real setting of the service
+    from medner.serving.settings import ServeSettings
+
+    known = {f"MEDNER_{name.upper()}" for name in ServeSettings.model_fields}
+    assert set(docs["ConfigMap"]["data"]) <= known | {"MEDNER_MODEL_CACHE"}
