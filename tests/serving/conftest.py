@@ -1,7 +1,10 @@
-"""A small trained model and app settings for the API tests."""
+"""A small trained model and app settings for the API tests; and a record of every note text
+the API tests send and every log line they cause, checked at the end (test_zz_logs.py)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,12 +13,58 @@ import pytest
 from fastapi.testclient import TestClient
 
 from medner.models.crf import CRFModel
+from medner.serving.logs import JsonFormatter
 from medner.serving.service import build_app
 from medner.serving.settings import ServeSettings
 
 KEYS = "ek:extract,ak:admin,both:extract+admin"
 EXTRACT = {"Authorization": "Bearer ek"}
 ADMIN = {"Authorization": "Bearer ak"}
+
+
+SENT_TEXTS: set[str] = set()
+LOG_LINES: list[str] = []
+SERVER_LOGS: list[Path] = []  # stderr files of real servers started by the tests
+
+
+class _Recorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(self.format(record))
+        LOG_LINES.append(str(record.msg))
+
+
+def _remember(kwargs: dict[str, Any]) -> None:
+    payload = kwargs.get("json")
+    if payload is None and isinstance(kwargs.get("content"), bytes):
+        try:
+            payload = json.loads(kwargs["content"])
+        except ValueError:
+            return
+    notes = payload.get("notes", [payload]) if isinstance(payload, dict) else []
+    for note in notes if isinstance(notes, list) else []:
+        if isinstance(note, dict) and isinstance(note.get("text"), str):
+            SENT_TEXTS.add(note["text"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_texts_and_logs() -> Iterator[None]:
+    handler = _Recorder(level=logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    original = TestClient.request
+
+    def request(self: TestClient, *args: Any, **kwargs: Any) -> Any:
+        _remember(kwargs)
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TestClient, "request", request)
+        yield
+    root.removeHandler(handler)
+    root.setLevel(old_level)
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,23 @@ def test_compare_scores_applies_the_tolerance_per_label() -> None:
     assert [r.label for r in micro_drop if not r.ok] == ["micro"]
     first = compare_scores("t", scores(0.1, 0.1, 0.1), None, 0.01)
     assert all(r.ok and r.delta is None for r in first)
+
+
+def test_extract_takes_a_registry_uri(
+    corpus: dict[str, Path], versions: dict[str, str], tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.jsonl"
+    docs = load_documents([corpus["test"]])[:20]
+    notes.write_text(
+        "".join(json.dumps({"id": i, "text": d.text}) + "\n" for i, d in enumerate(docs))
+    )
+    by_uri, by_dir = tmp_path / "uri.jsonl", tmp_path / "dir.jsonl"
+    uri = f"models:/{NAME}/{versions['better']}"
+    directory = resolve_model_dir(uri)
+    for model, out in ((uri, by_uri), (str(directory), by_dir)):
+        result = CliRunner().invoke(
+            app, ["extract", "-m", model, "-i", str(notes), "-o", str(out), "--no-progress"]
+        )
+        assert result.exit_code == 0, result.output
+    assert by_uri.read_text() == by_dir.read_text()
+    assert len(by_uri.read_text().splitlines()) == 20

@@ -181,7 +181,7 @@ def create_app(
                 poller.cancel()
             if prediction_log is not None:
                 await anyio.to_thread.run_sync(prediction_log.close)
-            holder.close()
+            await anyio.to_thread.run_sync(holder.close)
 
     class GuardedRoute(APIRoute):
         """Checks key, scope, rate, body size and encoding before FastAPI parses the body."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +37,8 @@ _PROCESS_MODEL: NerModel | None = None  # the model of an extraction process
 
 def _process_init(directory: str) -> None:
     global _PROCESS_MODEL
+    # Ctrl-C reaches the whole process group: the API process stops these processes itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_MODEL = load_model(Path(directory))
 
 
@@ -59,11 +62,15 @@ class Loaded:
     replicas: asyncio.Queue[NerModel] | None = None
     pool: ProcessPoolExecutor | None = None
 
-    def close(self) -> None:
-        """Stop the extraction processes once their current work is done (in the background)."""
-        if self.pool is not None:
-            pool = self.pool
-            threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True).start()
+    def close(self, wait: bool = False) -> None:
+        """Stop the extraction processes once their current work is done: now (``wait``) or in
+        the background (after a swap, so the reload returns at once)."""
+        if self.pool is None:
+            return
+        if wait:
+            self.pool.shutdown(wait=True)
+        else:
+            threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}).start()
 
 
 def resolve(source: str, default_name: str) -> tuple[str, str, Path]:
@@ -161,5 +168,6 @@ class ModelHolder:
         return found, (time.perf_counter() - started) * 1000, loaded
 
     def close(self) -> None:
+        """Stop the current model's processes (at shutdown)."""
         if self.current is not None:
-            self.current.close()
+            self.current.close(wait=True)

@@ -1,0 +1,90 @@
+"""Schemathesis over the OpenAPI schema of a real `medner serve`: requests generated from the
+schema for every operation, valid ones and invalid ones (schemathesis' positive and negative
+modes), never get a 5xx, and every 200 conforms to the schema."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from tests.serving.conftest import SERVER_LOGS
+from tests.serving.test_server import _free_port
+
+KEY = "schema-key"
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("schema")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MEDNER_API_KEYS": f"{KEY}:extract+admin",
+        "MEDNER_KEYS_FILE": str(tmp / "none.json"),
+        "MEDNER_PREDICTION_LOG_URL": f"sqlite:///{tmp / 'p.db'}",
+        "MEDNER_MAX_CHARS": "500",
+        "MEDNER_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    log_path = tmp / "server.log"
+    SERVER_LOGS.append(log_path)
+    log_file = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medner", "serve", "--model", str(model_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    yield base
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    log_file.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(server: str) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{server}/openapi.json")
+
+
+def test_no_server_errors_and_answers_match_the_schema(
+    api_schema: schemathesis.BaseSchema,
+) -> None:
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
+        "POST /v1/extract",
+        "POST /v1/extract/batch",
+        "POST /v1/admin/reload",
+        "GET /v1/model",
+    }
+    modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+    for operation, mode in itertools.product(operations, modes):
+        if mode == schemathesis.GenerationMode.NEGATIVE and operation.method.upper() != "POST":
+            continue  # nothing to make invalid: no parameters, no body
+
+        @given(case=operation.as_strategy(mode))
+        @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case) -> None:
+            response = case.call(headers={"Authorization": f"Bearer {KEY}"})
+            assert response.status_code < 500, (case.path, case.body, response.text)
+            if response.status_code == 200 and case.path != "/metrics":
+                case.validate_response(response, checks=[response_schema_conformance])
+
+        check()
