@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from medner.serving.service import build_app
-from medner.tracking.registry import CHAMPION, _client, register
+from medner.tracking.registry import CHAMPION, register, registry_client
 from medner.tracking.runs import log_training_run
 from tests.conftest import train_tiny
 from tests.serving.conftest import EXTRACT, make_settings
@@ -26,7 +26,7 @@ def test_the_api_follows_the_champion_alias(tmp_path: Path, tiny_docs: list) -> 
     train_tiny(tiny_docs).save(first_dir)
     train_tiny(tiny_docs[:3]).save(second_dir)
     first, second = _registered(first_dir), _registered(second_dir)
-    client = _client()
+    client = registry_client()
     client.set_registered_model_alias(NAME, CHAMPION, first)
 
     settings = make_settings(

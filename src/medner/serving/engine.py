@@ -76,9 +76,9 @@ class Loaded:
 def resolve(source: str, default_name: str) -> tuple[str, str, Path]:
     """(name, version, local directory) of a model directory or a ``models:/`` URI."""
     if source.startswith("models:/"):
-        from medner.tracking.registry import _client, _version_of, resolve_model_dir
+        from medner.tracking.registry import registry_client, resolve_model_dir, version_of
 
-        name, version = _version_of(_client(), source)
+        name, version = version_of(registry_client(), source)
         return name, version, resolve_model_dir(f"models:/{name}/{version}")
     directory = Path(source)
     read_model_config(directory)  # a clear error if it is not a model directory

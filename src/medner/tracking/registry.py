@@ -22,7 +22,7 @@ from typing import Any
 from medner.errors import MednerError, ModelLoadError
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.base import NerModel, load_model
-from medner.tracking.runs import MODEL_ARTIFACT, RunInfo, _quiet
+from medner.tracking.runs import MODEL_ARTIFACT, RunInfo, quiet_mlflow
 from medner.tracking.store import configure, model_cache_dir
 
 DEFAULT_NAME = "medner"
@@ -38,14 +38,14 @@ def is_model_uri(ref: str | Path) -> bool:
     return str(ref).startswith("models:/")
 
 
-def _client() -> Any:
+def registry_client() -> Any:
     from mlflow import MlflowClient
 
     configure()
     return MlflowClient()
 
 
-def _version_of(client: Any, uri: str) -> tuple[str, str]:
+def version_of(client: Any, uri: str) -> tuple[str, str]:
     """``(name, version)`` named by ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
     from mlflow.exceptions import MlflowException
 
@@ -75,13 +75,13 @@ def resolve_model_dir(ref: str | Path) -> Path:
         return Path(ref)
     import mlflow
 
-    client = _client()
-    name, version = _version_of(client, str(ref))
+    client = registry_client()
+    name, version = version_of(client, str(ref))
     target = model_cache_dir() / name / version
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, _quiet():
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, quiet_mlflow():
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}/{version}", dst_path=tmp
         )
@@ -110,20 +110,18 @@ def load_model_ref(ref: str | Path) -> NerModel:
     return load_model(resolve_model_dir(ref))
 
 
-def register(run: RunInfo, name: str = DEFAULT_NAME, metrics: dict[str, Any] | None = None) -> str:
+def register(run: RunInfo, name: str = DEFAULT_NAME) -> str:
     """Register the run's logged model as a new version of ``name``, alias ``challenger``;
     returns the version."""
     import mlflow
 
     if run.model_uri is None:
         raise MednerError(f"run {run.run_id} logged no model (train with tracking on)")
-    client = _client()
-    with _quiet():
+    client = registry_client()
+    with quiet_mlflow():
         mv = mlflow.register_model(run.model_uri, name, tags={"run_id": run.run_id})
         version = str(mv.version)
         client.set_registered_model_alias(name, CHALLENGER, version)
-        if metrics is not None:
-            client.set_model_version_tag(name, version, "test_metrics", json.dumps(metrics))
     return version
 
 
@@ -204,8 +202,8 @@ def promote(
         raise MednerError("--force needs --reason: say why the gate is overridden")
     if not test_sets:
         raise MednerError("the gate needs at least one test set")
-    client = _client()
-    _, version = _version_of(client, f"models:/{name}/{version}")
+    client = registry_client()
+    _, version = version_of(client, f"models:/{name}/{version}")
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
         champion_version: str | None = str(champion.version)
@@ -238,7 +236,7 @@ def promote(
     decision.rows = rows
 
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    with _quiet():
+    with quiet_mlflow():
         client.set_model_version_tag(name, version, "gate.decision", why)
         client.set_model_version_tag(name, version, "gate.time", stamp)
         client.set_model_version_tag(
@@ -262,7 +260,7 @@ def list_versions(name: str = DEFAULT_NAME) -> list[dict[str, Any]]:
     """Every version of ``name``, newest first: version, aliases, run id, test metrics."""
     from mlflow.exceptions import MlflowException
 
-    client = _client()
+    client = registry_client()
     try:
         versions = client.search_model_versions(f"name='{name}'")
     except MlflowException as exc:

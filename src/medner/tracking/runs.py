@@ -93,7 +93,7 @@ def log_datasets(paths: Sequence[Path], context: str) -> None:
         mlflow.log_input(dataset, context=context)
 
 
-def _tags(kind: str) -> dict[str, str]:
+def run_tags(kind: str) -> dict[str, str]:
     git = git_state()
     tags = {"medner.kind": kind, "medner.version": medner.__version__}
     if git["commit"]:
@@ -103,7 +103,7 @@ def _tags(kind: str) -> dict[str, str]:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_mlflow() -> Iterator[None]:
     """MLflow's own deprecation and future warnings are not ours to act on."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -127,7 +127,7 @@ def log_model_dir(model_dir: Path) -> str:
     import mlflow
 
     mlflow.log_artifacts(str(model_dir), MODEL_DIR_ARTIFACT_PATH)
-    with _quiet():
+    with quiet_mlflow():
         from medner.tracking import pyfunc
 
         info = mlflow.pyfunc.log_model(
@@ -152,7 +152,7 @@ def log_training_run(
     import mlflow
 
     configure()
-    with _quiet(), mlflow.start_run(run_name=run_name, tags=_tags("train")) as run:
+    with quiet_mlflow(), mlflow.start_run(run_name=run_name, tags=run_tags("train")) as run:
         mlflow.log_params(flatten(config))
         mlflow.log_metric("train_seconds", float(metrics.get("train_seconds", 0.0)))
         if isinstance(metrics.get("dev"), Mapping):
@@ -176,11 +176,11 @@ def log_evaluation(
 
     configure()
     with (
-        _quiet(),
+        quiet_mlflow(),
         mlflow.start_run(
             run_id=run_id,
             run_name=None if run_id else "evaluate",
-            tags=None if run_id else _tags("evaluate"),
+            tags=None if run_id else run_tags("evaluate"),
         ) as run,
     ):
         if run_id is None:

@@ -169,7 +169,7 @@ def tune(
     import mlflow
     import optuna
 
-    from medner.tracking.runs import _quiet, _tags, flatten, log_datasets
+    from medner.tracking.runs import flatten, log_datasets, quiet_mlflow, run_tags
     from medner.tracking.store import configure
 
     for path in (train_path, dev_path):
@@ -210,7 +210,7 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         values = suggest(trial)
         config = _with(base, values)
-        with _quiet(), mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with quiet_mlflow(), mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             mlflow.log_params(values)
             short = _with(config, {"crf.max_iterations": prune_iterations})
             early = score(short)
@@ -229,7 +229,7 @@ def tune(
         return final
 
     configure()
-    with _quiet(), mlflow.start_run(run_name="tune", tags=_tags("tune")):
+    with quiet_mlflow(), mlflow.start_run(run_name="tune", tags=run_tags("tune")):
         mlflow.log_params({f"base.{k}": v for k, v in flatten(base.model_dump()).items()})
         mlflow.log_params({"trials": trials, "study": study_name, "seed": seed})
         log_datasets([train_path], "train")
