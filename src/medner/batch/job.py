@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_CHARS = 100_000
 LABEL_COLUMNS = {"DISEASE": "diseases", "TREATMENT": "treatments", "CHEMICAL": "chemicals"}
 _REPLACEMENT = "\ufffd"
+REASON = "__reason"  # the quarantine reason of a note, null when it can be processed
 
 
 @dataclass(slots=True)
@@ -152,11 +153,19 @@ def _extract_batches(
     version: str,
     sentence_cache: int | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: each note row, without its text, plus its entities as structs."""
+    """mapInPandas body: each note row without its text, plus its length and its entities as
+    structs; a row with a quarantine reason (``__reason``) is passed through with none."""
+    import pandas as pd
+
     model = _worker_model(model_path, sentence_cache)
     for frame in batches:
-        entities_col = []
-        for text in frame[text_column]:
+        entities_col: list[list[dict[str, Any]]] = []
+        lengths: list[int | None] = []
+        for text, reason in zip(frame[text_column], frame[REASON], strict=True):
+            lengths.append(len(text) if isinstance(text, str) else None)
+            if isinstance(reason, str) or not isinstance(text, str):
+                entities_col.append([])
+                continue
             entities_col.append(
                 [
                     {
@@ -172,7 +181,7 @@ def _extract_batches(
                 ]
             )
         out = frame.drop(columns=[text_column])
-        out["length"] = frame[text_column].str.len()
+        out["length"] = pd.array(lengths, dtype="Int32")
         out["entities"] = entities_col
         out["model_version"] = version
         yield out
@@ -207,7 +216,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         metadata = [c for c in columns if c not in {config.id_column, config.text_column}]
         text = F.col(config.text_column)
         notes = notes.withColumn(
-            "__reason",
+            REASON,
             F.when(text.isNull(), F.lit("text is null"))
             .when(F.length(F.trim(text)) == 0, F.lit("text is empty"))
             .when(
@@ -224,19 +233,8 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         # Hash on the text: copies of a note land in one partition, so one worker's sentence
         # cache serves them all.
         notes = notes.repartition(partitions, F.xxhash64(F.coalesce(text, F.lit(""))))
-        notes = notes.persist()
 
-        logger.info("stage 2/4: quarantine of unprocessable notes")
-        quarantine = notes.filter(F.col("__reason").isNotNull()).select(
-            F.col(config.id_column).alias("note_id"),
-            F.col("__reason").alias("reason"),
-            F.length(text).alias("length"),
-            *metadata,
-        )
-        quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
-
-        logger.info("stage 3/4: extracting entities")
-        good = notes.filter(F.col("__reason").isNull()).drop("__reason")
+        logger.info("stage 2/4: extracting entities (one pass; unprocessable notes set aside)")
         entity_type = T.ArrayType(
             T.StructType(
                 [
@@ -250,7 +248,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             )
         )
         schema = T.StructType(
-            [f for f in good.schema.fields if f.name != config.text_column]
+            [f for f in notes.schema.fields if f.name != config.text_column]
             + [
                 T.StructField("length", T.IntegerType()),
                 T.StructField("entities", entity_type),
@@ -258,9 +256,11 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             ]
         )
         text_column, cache = config.text_column, config.sentence_cache
-        joined = good.mapInPandas(
+        # the results hold no note text, so keeping them for the three writes is cheap
+        results = notes.mapInPandas(
             lambda it: _extract_batches(it, str(model_dir), text_column, version, cache), schema
         ).persist()
+        joined = results.filter(F.col(REASON).isNull())
 
         def has_label(label: str) -> Any:
             return lambda e: e["label"] == label  # one-argument lambda, as Spark requires
@@ -279,6 +279,15 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             *metadata,
         )
         processed.write.mode("overwrite").parquet(str(config.output / "notes"))
+
+        logger.info("stage 3/4: writing the quarantine")
+        quarantine = results.filter(F.col(REASON).isNotNull()).select(
+            F.col(config.id_column).alias("note_id"),
+            F.col(REASON).alias("reason"),
+            "length",
+            *metadata,
+        )
+        quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
 
         logger.info("stage 4/4: writing entities")
         entities = joined.select(
@@ -301,14 +310,16 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             str(config.output / "entities")
         )
 
+        totals = results.agg(
+            F.count(F.lit(1)), F.count(F.col(REASON)), F.sum(F.size("entities"))
+        ).collect()[0]
         summary = BatchSummary(
-            notes=notes.count(),
-            quarantined=quarantine.count(),
-            entities=int(processed.agg(F.sum("entities")).collect()[0][0] or 0),
+            notes=int(totals[0]),
+            quarantined=int(totals[1]),
+            entities=int(totals[2] or 0),
             seconds=time.perf_counter() - started,
         )
-        joined.unpersist()
-        notes.unpersist()
+        results.unpersist()
         return summary
     finally:
         if own_session:
