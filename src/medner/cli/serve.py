@@ -37,6 +37,7 @@ def serve_cli(
     from medner.serving.app import EXAMPLE_NOTE
     from medner.serving.auth import dev_key
     from medner.serving.logs import configure_json_logging
+    from medner.serving.predlog import migrate
     from medner.serving.service import build_app, load_keys
     from medner.serving.settings import ServeSettings
 
@@ -71,6 +72,8 @@ def serve_cli(
                 flush=True,
             )
         configure_json_logging()
+        if settings.prediction_log_url:  # once, before any worker starts (they only check it)
+            migrate(settings.prediction_log_url)
         if settings.workers == 1:
             uvicorn.run(
                 build_app(settings),

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from medner.serving.app import create_app
 from medner.serving.auth import ApiKey, KeyStore, parse_env_keys, read_keys_file
+from medner.serving.logs import configure_json_logging
 from medner.serving.predlog import PredictionLog
 from medner.serving.settings import ServeSettings
 
@@ -33,5 +34,7 @@ def build_app(settings: ServeSettings | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (``medner.serving.service:app_from_env``), used with several workers."""
+    """uvicorn factory (``medner.serving.service:app_from_env``), used with several workers:
+    each worker process sets up its own JSON logging and builds the app from the environment."""
+    configure_json_logging()
     return build_app(ServeSettings())
