@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch,lifecycle,serve]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,batch,lifecycle,serve,neural]"
 	touch $(STAMP)
 
 # the raw corpora are tracked by DVC; its default remote (dvc-storage/) ships in the repository

@@ -102,7 +102,12 @@ def train_with_progress(
 
     config = load_config(config_path, overrides, section)
     with progress_bar() as progress:
-        task = progress.add_task(f"training {config.backend}", total=config.crf.max_iterations)
+        total = (
+            config.transformer.epochs
+            if config.backend == "transformer"
+            else config.crf.max_iterations
+        )
+        task = progress.add_task(f"training {config.backend}", total=total)
 
         def on_iteration(iteration: int, loss: float) -> None:
             progress.update(task, completed=iteration, description=f"training (loss {loss:,.0f})")

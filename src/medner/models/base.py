@@ -16,7 +16,10 @@ MODEL_CONFIG_FILE = "config.json"
 
 # backend name -> module that defines ``load(path) -> NerModel``; imported only when used, so
 # that heavy backends (torch) never load for the CRF.
-BACKENDS: dict[str, str] = {"crf": "medner.models.crf"}
+BACKENDS: dict[str, str] = {
+    "crf": "medner.models.crf",
+    "transformer": "medner.models.transformer",
+}
 
 
 @runtime_checkable

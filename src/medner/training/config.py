@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medner.errors import ConfigError
 from medner.models.crf import CRFConfig
+from medner.models.transformer import TransformerConfig
 
 
 class TrainConfig(BaseModel):
@@ -17,8 +18,9 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["crf"] = Field("crf", description="Model backend to train.")
+    backend: Literal["crf", "transformer"] = Field("crf", description="Model backend to train.")
     crf: CRFConfig = Field(default_factory=CRFConfig)
+    transformer: TransformerConfig = Field(default_factory=TransformerConfig)
     clusters: str = Field(
         "builtin",
         description="Word-cluster file for the cluster features: 'builtin' (shipped with "

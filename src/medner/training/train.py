@@ -21,7 +21,8 @@ from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
-from medner.models.crf import CRFModel, read_clusters, train_crf
+from medner.models.base import NerModel
+from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document
 from medner.training.config import TrainConfig
 from medner.types import Document
@@ -39,7 +40,7 @@ _PACKAGES = ("python-crfsuite", "numpy", "pydantic", "pyarrow", "typer", "rich")
 class TrainResult:
     """What a training run produced."""
 
-    model: CRFModel
+    model: NerModel
     output: Path
     metrics: dict[str, Any]
     seconds: float
@@ -117,19 +118,26 @@ def train(
     started = time.perf_counter()
     train_docs = load_documents(train_paths)
     dev_docs = load_documents(dev_paths)
-    sentences = [
-        ([doc.text[s:e] for s, e in ts.tokens], ts.tags)
-        for doc in train_docs
-        for ts in encode_document(doc, config.crf.scheme)
-    ]
-    clusters = resolve_clusters(config.clusters) if config.crf.features.clusters else None
-    logger.info(
-        "training %s on %d sentences (%d entities)",
-        config.backend,
-        len(sentences),
-        sum(len(d.entities) for d in train_docs),
-    )
-    model = train_crf(sentences, config.crf, clusters, on_iteration)
+    clusters = None
+    model: NerModel
+    if config.backend == "transformer":
+        from medner.models.transformer import train_transformer
+
+        model = train_transformer(train_docs, config.transformer, on_iteration)
+    else:
+        sentences = [
+            ([doc.text[s:e] for s, e in ts.tokens], ts.tags)
+            for doc in train_docs
+            for ts in encode_document(doc, config.crf.scheme)
+        ]
+        clusters = resolve_clusters(config.clusters) if config.crf.features.clusters else None
+        logger.info(
+            "training %s on %d sentences (%d entities)",
+            config.backend,
+            len(sentences),
+            sum(len(d.entities) for d in train_docs),
+        )
+        model = train_crf(sentences, config.crf, clusters, on_iteration)
     seconds = time.perf_counter() - started
 
     metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
@@ -153,13 +161,19 @@ def train(
     return TrainResult(model=model, output=output, metrics=metrics, seconds=seconds)
 
 
-def model_card(model: CRFModel, metrics: dict[str, Any]) -> str:
+BACKEND_NAMES = {
+    "crf": "linear-chain CRF, python-crfsuite",
+    "transformer": "fine-tuned MiniLM-L6 encoder with constrained decoding",
+}
+
+
+def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     """A short Markdown model card: what it is, what it was trained on, how it scores."""
     meta = model.metadata
     lines = [
         "# medner model card",
         "",
-        f"- Backend: `{model.backend}` (linear-chain CRF, python-crfsuite)",
+        f"- Backend: `{model.backend}` ({BACKEND_NAMES.get(model.backend, model.backend)})",
         f"- Labels: {', '.join(model.labels)}",
         f"- Created: {meta.get('created')}, medner {medner.__version__}",
         f"- Training time: {metrics.get('train_seconds')} s",

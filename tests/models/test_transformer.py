@@ -1,0 +1,75 @@
+"""The transformer backend on the CPU, trained on a tiny corpus: it learns, its spans are valid,
+it saves and loads to the same predictions, and long sentences are tagged in windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medner.evaluation.metrics import score_entities
+from medner.models import load_model
+from medner.models.transformer import TransformerConfig, TransformerModel, train_transformer
+from medner.training.config import load_config
+from medner.training.train import train
+from medner.types import Document
+from tests.conftest import TINY_SENTENCES, make_document
+
+FAST = TransformerConfig(epochs=30, learning_rate=3e-4, batch_size=6, warmup=0.0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Document]:
+    return [make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)]
+
+
+@pytest.fixture(scope="module")
+def model(docs: list[Document]) -> TransformerModel:
+    return train_transformer(docs, FAST)
+
+
+def test_it_learns_the_training_sentences(model: TransformerModel, docs: list[Document]) -> None:
+    predicted = [model.predict(d.text) for d in docs]
+    assert score_entities([d.entities for d in docs], predicted).micro.f1 >= 0.9
+    assert model.labels == ["DISEASE", "TREATMENT"]
+
+
+def test_spans_are_valid_on_unseen_text(model: TransformerModel) -> None:
+    note = (
+        "ALLERGIES: none.  Patient with asthma and hypertension was started on lisinopril "
+        "and inhaled budesonide; aspirin was stopped. " + "word " * 250 + "then stroke."
+    )
+    entities = model.predict(note)
+    end = 0
+    for e in entities:
+        assert note[e.start : e.end] == e.text
+        assert e.start >= end and 0.0 < e.confidence <= 1.0
+        end = e.end
+    assert model.predict("") == []
+    assert [len(s) for s in model.predict_by_sentence("   ")] == []
+
+
+def test_save_and_load_give_the_same_predictions(
+    model: TransformerModel, docs: list[Document], tmp_path: Path
+) -> None:
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.backend == "transformer"
+    for d in docs:
+        assert loaded.predict(d.text) == model.predict(d.text)
+
+
+def test_medner_train_trains_the_transformer_backend(tmp_path: Path) -> None:
+    corpus = tmp_path / "tiny.jsonl"
+    from medner.data import write_jsonl
+
+    write_jsonl([make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)], corpus)
+    config = load_config(
+        None,
+        ["backend=transformer", "transformer.epochs=2", "transformer.device=cpu"],
+    )
+    result = train([corpus], tmp_path / "model", config, [corpus])
+    assert (tmp_path / "model/encoder/config.json").is_file()
+    assert "dev" in result.metrics
+    card = (tmp_path / "model/MODEL_CARD.md").read_text()
+    assert "fine-tuned MiniLM-L6 encoder" in card
