@@ -268,7 +268,7 @@ def train_transformer(
     where = _device(config.device)
     source = encoder_path(config.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    encoder = AutoModel.from_pretrained(source).to(where)
+    encoder = AutoModel.from_pretrained(source).float().to(where)  # train in float32
     examples = _examples(docs, config.scheme, config.max_words)
     labels = sorted({t[2:] for _, tags in examples for t in tags if t != "O"})
     prefixes = ("B", "I", "E", "S") if config.scheme == "BIOES" else ("B", "I")

@@ -1,0 +1,90 @@
+"""The transformer backend on one corpus: choose the decoding's O penalty on dev, then score on
+test. Prints one JSON object (and writes it with --json).
+
+BioText has no dev split: the penalty is chosen with a model trained on the pipeline's prepared
+train split and scored on its dev split (carved from train, seed 13; `make pipeline` writes
+them), then the final model is trained on all of BioText train. NCBI-disease: trained on train,
+penalty chosen on devel, the same model scored on test. The test split never chooses anything.
+
+Usage: python bench/neural.py --corpus biotext|ncbi [--encoder PATH] [--epochs 10]
+       [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO
+from medner.evaluation.evaluate import evaluate_model
+from medner.models.crf import PosteriorDecoder
+from medner.models.transformer import BUILTIN_ENCODER, TransformerConfig, train_transformer
+from medner.training.train import load_documents
+
+PENALTIES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+CORPORA = {
+    "biotext": {
+        "tune_train": "data/prepared/train.jsonl",
+        "dev": "data/prepared/dev.jsonl",
+        "final_train": "data/biotext/train_sent",
+        "test": "data/biotext/test_sent",
+    },
+    "ncbi": {
+        "tune_train": "data/ncbi-disease/train.tsv",
+        "dev": "data/ncbi-disease/devel.tsv",
+        "final_train": None,  # the tuning model is the final one
+        "test": "data/ncbi-disease/test.tsv",
+    },
+}
+
+
+def scores(model: Any, path: str, penalty: float) -> dict[str, Any]:
+    model._decoder = PosteriorDecoder(model.tags, penalty)
+    result: dict[str, Any] = evaluate_model(model, load_documents([REPO / path])).to_dict()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=sorted(CORPORA), required=True)
+    parser.add_argument("--encoder", default=BUILTIN_ENCODER)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    paths = CORPORA[args.corpus]
+    config = TransformerConfig(encoder=args.encoder, epochs=args.epochs)
+    started = time.perf_counter()
+    model = train_transformer(load_documents([REPO / paths["tune_train"]]), config)
+    tune_seconds = time.perf_counter() - started
+    dev = {p: scores(model, paths["dev"], p)["micro"]["f1"] for p in PENALTIES}
+    best = max(PENALTIES, key=lambda p: (dev[p], -p))
+    final_seconds = tune_seconds
+    if paths["final_train"]:
+        started = time.perf_counter()
+        model = train_transformer(load_documents([REPO / paths["final_train"]]), config)
+        final_seconds = time.perf_counter() - started
+    test_default = scores(model, paths["test"], 0.0)
+    test = scores(model, paths["test"], best)
+    summary = {
+        "corpus": args.corpus,
+        "epochs": args.epochs,
+        "device": str(model.device),
+        "dev_f1_by_o_penalty": dev,
+        "o_penalty": best,
+        "test_f1_o_penalty_0": test_default["micro"]["f1"],
+        "test": test,
+        "train_seconds_final": round(final_seconds, 1),
+    }
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
