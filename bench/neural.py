@@ -21,8 +21,12 @@ from typing import Any
 
 from _common import REPO
 from medner.evaluation.evaluate import evaluate_model
-from medner.models.crf import PosteriorDecoder
-from medner.models.transformer import BUILTIN_ENCODER, TransformerConfig, train_transformer
+from medner.models.transformer import (
+    BUILTIN_ENCODER,
+    TransformerConfig,
+    TransformerModel,
+    train_transformer,
+)
 from medner.training.train import load_documents
 
 PENALTIES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
@@ -42,8 +46,8 @@ CORPORA = {
 }
 
 
-def scores(model: Any, path: str, penalty: float) -> dict[str, Any]:
-    model._decoder = PosteriorDecoder(model.tags, penalty)
+def scores(model: TransformerModel, path: str, penalty: float) -> dict[str, Any]:
+    model.set_o_penalty(penalty)
     result: dict[str, Any] = evaluate_model(model, load_documents([REPO / path])).to_dict()
     return result
 

@@ -121,6 +121,11 @@ class TransformerModel:
         self.device = next(encoder.parameters()).device
         self._decoder = PosteriorDecoder(tags, config.o_penalty)
 
+    def set_o_penalty(self, penalty: float) -> None:
+        """Change the decoding's O penalty (chosen on dev; 0 by default)."""
+        self.config = self.config.model_copy(update={"o_penalty": penalty})
+        self._decoder = PosteriorDecoder(self.tags, penalty)
+
     # -- prediction ------------------------------------------------------------------------
     def _probabilities(self, sentences: list[list[str]]) -> list[list[list[float]]]:
         """Per-word tag probabilities of each word sequence (each at most ``max_words``)."""
