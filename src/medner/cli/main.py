@@ -165,6 +165,53 @@ def evaluate_cli(
     out.print(f"token-level weighted F1 (course notebook's metric): {result.token_weighted_f1:.4f}")
 
 
+@app.command("behaviour")
+def behaviour_cli(
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
+    suite: Annotated[
+        Path | None, typer.Option("--suite", help="Suite YAML (default: the shipped one).")
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", "-f", help="'table' or 'json'.")] = "table",
+) -> None:
+    """Run the behaviour suite (clinical phrases, Indian prescription style, negations,
+    headings) and report the pass rate; exit 1 below the suite's min_passed."""
+    from dataclasses import asdict
+
+    from medner.evaluation.behaviour import load_suite, run_suite
+
+    try:
+        result = run_suite(load_model_ref(model), load_suite(suite))
+    except MednerError as exc:
+        fail(exc)
+    if format_ == "json":
+        payload = {
+            "passed": result.passed,
+            "cases": len(result.cases),
+            "pass_rate": round(result.pass_rate, 4),
+            "min_passed": result.min_passed,
+            "results": [asdict(c) for c in result.cases],
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        table = Table(title="behaviour suite")
+        for col in ("case", "result", "missing", "should not be entities"):
+            table.add_column(col)
+        for c in result.cases:
+            table.add_row(
+                c.name,
+                "[green]pass[/]" if c.passed else "[red]fail[/]",
+                ", ".join(c.missing),
+                ", ".join(c.forbidden_found),
+            )
+        out.print(table)
+        out.print(
+            f"{result.passed} of {len(result.cases)} cases pass ({result.pass_rate:.0%}); "
+            f"the suite asks for at least {result.min_passed}"
+        )
+    if result.passed < result.min_passed:
+        raise typer.Exit(code=1)
+
+
 @app.command("extract")
 def extract_cli(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
