@@ -72,3 +72,19 @@ def test_token_f1_flatters_where_strict_f1_does_not() -> None:
     pred = [[Entity(0, 3, "a b", D)]]
     assert score_entities([doc.entities], pred).micro.f1 == 0.0
     assert token_weighted_f1([doc], pred) > 0.7
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_repeat() -> None:
+    from medner.evaluation.metrics import bootstrap_f1
+
+    gold = [[Entity(0, 4, "gout", "DISEASE")], [Entity(0, 7, "aspirin", "TREATMENT")]] * 30
+    predicted = [[Entity(0, 4, "gout", "DISEASE")], []] * 20 + [[], []] * 10
+    point = score_entities(gold, predicted)
+    ci = bootstrap_f1(gold, predicted, samples=500)
+    assert ci == bootstrap_f1(gold, predicted, samples=500)  # seeded
+    low, high = ci["micro"]
+    assert low <= point.micro.f1 <= high and high - low > 0
+    assert ci["TREATMENT"] == (0.0, 0.0)  # never found: no resample finds it either
+    low_d, high_d = ci["DISEASE"]
+    assert low_d <= point.per_label["DISEASE"].f1 <= high_d
+    assert bootstrap_f1([], []) == {}

@@ -113,6 +113,10 @@ def evaluate_cli(
         Path | None,
         typer.Option("--plots", help="Write per-label F1 and label-confusion CSVs here."),
     ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option("--bootstrap", min=0, help="Add 95% bootstrap intervals (N resamples)."),
+    ] = 0,
     track: TrackOption = True,
     run_file: Annotated[
         Path | None,
@@ -130,7 +134,7 @@ def evaluate_cli(
         documents = load_documents([data])
         with progress_bar(transient=True) as progress:
             task = progress.add_task("evaluating", total=len(documents))
-            result = evaluate_model(loaded, documents, lambda: progress.advance(task))
+            result = evaluate_model(loaded, documents, lambda: progress.advance(task), bootstrap)
         scores = result.to_dict()
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -152,13 +156,31 @@ def evaluate_cli(
         sys.stdout.write(json.dumps(scores) + "\n")
         return
     table = Table(title=f"strict entity-level scores on {data} ({result.sentences} sentences)")
-    for col in ("label", "precision", "recall", "F1", "support"):
+    ci = result.ci95 or {}
+    columns = ("label", "precision", "recall", "F1", *(["F1 95% CI"] if ci else []), "support")
+    for col in columns:
         table.add_column(col, justify="right" if col != "label" else "left")
+
+    def interval(name: str) -> list[str]:
+        return [f"{ci[name][0]:.3f}-{ci[name][1]:.3f}"] if ci else []
+
     for label, s in sorted(result.scores.per_label.items()):
-        table.add_row(label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.support))
+        table.add_row(
+            label,
+            f"{s.precision:.4f}",
+            f"{s.recall:.4f}",
+            f"{s.f1:.4f}",
+            *interval(label),
+            str(s.support),
+        )
     m = result.scores.micro
     table.add_row(
-        "micro", f"{m.precision:.4f}", f"{m.recall:.4f}", f"[bold]{m.f1:.4f}[/]", str(m.support)
+        "micro",
+        f"{m.precision:.4f}",
+        f"{m.recall:.4f}",
+        f"[bold]{m.f1:.4f}[/]",
+        *interval("micro"),
+        str(m.support),
     )
     table.add_row("macro", "", "", f"{result.scores.macro_f1:.4f}", "")
     out.print(table)

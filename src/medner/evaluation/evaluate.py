@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medner.evaluation.metrics import EntityScores, score_entities, token_weighted_f1
+from medner.evaluation.metrics import (
+    EntityScores,
+    bootstrap_f1,
+    score_entities,
+    token_weighted_f1,
+)
 from medner.models.base import NerModel
 from medner.types import Document, Entity
 
@@ -23,12 +28,16 @@ class Evaluation:
     token_weighted_f1: float
     sentences: int
     predictions: list[list[Entity]]
+    ci95: dict[str, tuple[float, float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``medner evaluate --format json`` (DESIGN.md)."""
+        """The JSON of ``medner evaluate --format json`` (DESIGN.md); ``ci95`` (bootstrap
+        intervals of F1, micro and per label) only when they were computed."""
         out = self.scores.to_dict()
         out["token_weighted_f1"] = round(self.token_weighted_f1, 6)
         out["sentences"] = self.sentences
+        if self.ci95 is not None:
+            out["ci95"] = {k: list(v) for k, v in self.ci95.items()}
         return out
 
 
@@ -36,18 +45,22 @@ def evaluate_model(
     model: NerModel,
     documents: Sequence[Document],
     on_document: Callable[[], None] | None = None,
+    bootstrap: int = 0,
 ) -> Evaluation:
-    """Predict every document's entities from its raw text and score them strictly."""
+    """Predict every document's entities from its raw text and score them strictly; with
+    ``bootstrap`` > 0, add 95 % bootstrap intervals of F1 over that many resamples."""
     predictions: list[list[Entity]] = []
     for doc in documents:
         predictions.append(model.predict(doc.text))
         if on_document is not None:
             on_document()
+    gold = [d.entities for d in documents]
     return Evaluation(
-        scores=score_entities([d.entities for d in documents], predictions),
+        scores=score_entities(gold, predictions),
         token_weighted_f1=token_weighted_f1(documents, predictions),
         sentences=len(documents),
         predictions=predictions,
+        ci95=bootstrap_f1(gold, predictions, bootstrap) if bootstrap > 0 else None,
     )
 
 

@@ -134,3 +134,54 @@ def token_weighted_f1(
     for label, n in support.items():
         weighted += n * PRF.from_counts(tp[label], fp[label], n - tp[label]).f1
     return weighted / total
+
+
+def bootstrap_f1(
+    gold: Sequence[Sequence[Entity]],
+    predicted: Sequence[Sequence[Entity]],
+    samples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 13,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of strict F1 (micro and per label), resampling documents
+    with replacement ``samples`` times (fixed seed, so the intervals are reproducible)."""
+    import numpy as np
+
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold documents but {len(predicted)} predicted")
+    if not gold or samples <= 0:
+        return {}
+    labels = sorted({e.label for d in (*gold, *predicted) for e in d})
+    counts = np.zeros((len(gold), len(labels), 3))  # tp, fp, fn per document and label
+    column = {label: i for i, label in enumerate(labels)}
+    for row, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+        gold_keys = {e.key for e in g}
+        pred_keys = {e.key for e in p}
+        for key in gold_keys & pred_keys:
+            counts[row, column[key[2]], 0] += 1
+        for key in pred_keys - gold_keys:
+            counts[row, column[key[2]], 1] += 1
+        for key in gold_keys - pred_keys:
+            counts[row, column[key[2]], 2] += 1
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(gold), size=(samples, len(gold)))
+    totals = counts[draws].sum(axis=1)  # samples x labels x 3
+
+    def f1(tp: Any, fp: Any, fn: Any) -> Any:
+        denominator = 2 * tp + fp + fn
+        return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+    tail = (1 - confidence) / 2 * 100
+    intervals: dict[str, tuple[float, float]] = {}
+    micro = f1(*(totals.sum(axis=1)[:, k] for k in range(3)))
+    intervals["micro"] = (
+        round(float(np.percentile(micro, tail)), 4),
+        round(float(np.percentile(micro, 100 - tail)), 4),
+    )
+    for label, i in column.items():
+        values = f1(totals[:, i, 0], totals[:, i, 1], totals[:, i, 2])
+        intervals[label] = (
+            round(float(np.percentile(values, tail)), 4),
+            round(float(np.percentile(values, 100 - tail)), 4),
+        )
+    return intervals
