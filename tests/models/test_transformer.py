@@ -73,3 +73,19 @@ def test_medner_train_trains_the_transformer_backend(tmp_path: Path) -> None:
     assert "dev" in result.metrics
     card = (tmp_path / "model/MODEL_CARD.md").read_text()
     assert "fine-tuned MiniLM-L6 encoder" in card
+
+
+def test_an_ensemble_averages_its_members_and_saves_them(
+    docs: list[Document], tmp_path: Path
+) -> None:
+    config = FAST.model_copy(update={"epochs": 3, "ensemble": 2})
+    ensemble = train_transformer(docs, config)
+    assert len(ensemble.members) == 2
+    single = ensemble.first_members(1)
+    assert len(single.members) == 1 and single.config.ensemble == 1
+    ensemble.save(tmp_path / "e")
+    assert (tmp_path / "e/member_1/encoder/config.json").is_file()
+    loaded = load_model(tmp_path / "e")
+    assert isinstance(loaded, TransformerModel) and len(loaded.members) == 2
+    for d in docs:
+        assert loaded.predict(d.text) == ensemble.predict(d.text)

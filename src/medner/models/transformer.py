@@ -65,6 +65,13 @@ class TransformerConfig(BaseModel):
     max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
     o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
     seed: int = 13
+    ensemble: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Members trained with seeds seed, seed+1, ...; their "
+        "per-word probabilities are averaged before decoding.",
+    )
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
 
 
@@ -104,22 +111,27 @@ class TransformerModel:
 
     def __init__(
         self,
-        encoder: Any,
+        members: list[tuple[Any, Any]],
         tokenizer: Any,
-        head: Any,
         tags: list[str],
         config: TransformerConfig,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self.encoder = encoder
+        self.members = members  # (encoder, head) pairs; one unless it is an ensemble
         self.tokenizer = tokenizer
-        self.head = head
         self.tags = tags
         self.config = config
         self.labels: list[str] = sorted({t[2:] for t in tags if t != "O"})
         self.metadata: dict[str, Any] = metadata or {}
-        self.device = next(encoder.parameters()).device
+        self.device = next(members[0][0].parameters()).device
         self._decoder = PosteriorDecoder(tags, config.o_penalty)
+
+    def first_members(self, count: int) -> TransformerModel:
+        """The same model with only its first ``count`` members (they share weights)."""
+        config = self.config.model_copy(update={"ensemble": count})
+        return TransformerModel(
+            self.members[:count], self.tokenizer, self.tags, config, self.metadata
+        )
 
     def set_o_penalty(self, penalty: float) -> None:
         """Change the decoding's O penalty (chosen on dev; 0 by default)."""
@@ -142,8 +154,16 @@ class TransformerModel:
             return_tensors="pt",
         ).to(self.device)
         with torch.inference_mode():
-            hidden = self.encoder(**batch).last_hidden_state
-            probs = torch.softmax(self.head(hidden).float(), dim=-1).cpu()
+            probs = (
+                torch.stack(
+                    [
+                        torch.softmax(head(encoder(**batch).last_hidden_state).float(), dim=-1)
+                        for encoder, head in self.members
+                    ]
+                )
+                .mean(dim=0)
+                .cpu()
+            )
         out = []
         for i, words in enumerate(sentences):
             first: dict[int, int] = {}
@@ -203,18 +223,26 @@ class TransformerModel:
         import torch
 
         path.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(path / ENCODER_DIR)
-        self.tokenizer.save_pretrained(path / ENCODER_DIR)
-        torch.save(self.head.state_dict(), path / HEAD_FILE)
+        for i, (encoder, head) in enumerate(self.members):
+            where = _member_dir(path, i)
+            encoder.save_pretrained(where / ENCODER_DIR)
+            self.tokenizer.save_pretrained(where / ENCODER_DIR)
+            torch.save(head.state_dict(), where / HEAD_FILE)
         config = {
             "backend": self.backend,
             "medner_version": medner.__version__,
             "labels": self.labels,
             "tags": self.tags,
+            "members": len(self.members),
             "config": self.config.model_dump(),
             "metadata": self.metadata,
         }
         (path / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def _member_dir(path: Path, index: int) -> Path:
+    """Member 0 lives at the top of the model directory, others in ``member_<i>/``."""
+    return path if index == 0 else path / f"member_{index}"
 
 
 def _head(hidden: int, tags: int) -> Any:
@@ -236,13 +264,17 @@ def load(path: Path, device: str = "auto") -> TransformerModel:
     config = read_model_config(path)
     settings = TransformerConfig.model_validate(config["config"])
     where = _device(device)
-    encoder = AutoModel.from_pretrained(path / ENCODER_DIR).to(where).eval()
     tokenizer = AutoTokenizer.from_pretrained(path / ENCODER_DIR)
-    head = _head(encoder.config.hidden_size, len(config["tags"]))
-    head.load_state_dict(torch.load(path / HEAD_FILE, map_location=where, weights_only=True))
-    head.to(where).eval()
+    members = []
+    for i in range(int(config.get("members", 1))):
+        member = _member_dir(path, i)
+        encoder = AutoModel.from_pretrained(member / ENCODER_DIR).to(where).eval()
+        head = _head(encoder.config.hidden_size, len(config["tags"]))
+        state = torch.load(member / HEAD_FILE, map_location=where, weights_only=True)
+        head.load_state_dict(state)
+        members.append((encoder, head.to(where).eval()))
     return TransformerModel(
-        encoder, tokenizer, head, list(config["tags"]), settings, config.get("metadata")
+        members, tokenizer, list(config["tags"]), settings, config.get("metadata")
     )
 
 
@@ -264,21 +296,46 @@ def train_transformer(
     config: TransformerConfig,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TransformerModel:
-    """Fine-tune the encoder and a tag head on ``docs`` (AdamW, linear warm-up and decay)."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    """Fine-tune ``config.ensemble`` members (encoder + tag head) on ``docs`` (AdamW, linear
+    warm-up and decay), member i with seed ``config.seed + i``."""
+    from transformers import AutoTokenizer
 
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
     where = _device(config.device)
     source = encoder_path(config.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    encoder = AutoModel.from_pretrained(source).float().to(where)  # train in float32
     examples = _examples(docs, config.scheme, config.max_words)
     labels = sorted({t[2:] for _, tags in examples for t in tags if t != "O"})
     prefixes = ("B", "I", "E", "S") if config.scheme == "BIOES" else ("B", "I")
     tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
+    members = []
+    for i in range(config.ensemble):
+        logger.info("training member %d of %d", i + 1, config.ensemble)
+        members.append(
+            _train_member(
+                examples, tags, tokenizer, source, config, config.seed + i, where, on_epoch
+            )
+        )
+    return TransformerModel(members, tokenizer, tags, config)
+
+
+def _train_member(
+    examples: list[tuple[list[str], list[str]]],
+    tags: list[str],
+    tokenizer: Any,
+    source: Path,
+    config: TransformerConfig,
+    seed: int,
+    where: Any,
+    on_epoch: Callable[[int, float], None] | None,
+) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModel
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    examples = list(examples)
     index = {t: i for i, t in enumerate(tags)}
+    encoder = AutoModel.from_pretrained(source).float().to(where)  # train in float32
     head = _head(encoder.config.hidden_size, len(tags)).to(where)
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -335,4 +392,4 @@ def train_transformer(
             on_epoch(epoch, mean)
     encoder.eval()
     head.eval()
-    return TransformerModel(encoder, tokenizer, head, tags, config)
+    return encoder, head
