@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -94,3 +103,53 @@ def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> ServeSet
 def client(model_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(build_app(make_settings(model_dir, tmp_path))) as c:
         yield c
+
+
+@dataclass(slots=True)
+class Server:
+    """A `medner serve` subprocess: its URL, its stderr log, and (once stopped) its exit code."""
+
+    base: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_server(model_dir: Path, tmp: Path, **settings: str) -> Iterator[Server]:
+    """`medner serve --model model_dir` on a free port with ``MEDNER_*`` ``settings``, ready
+    before the body runs; stopped with SIGINT (a clean shutdown) after it. Its stderr goes to a
+    file that the suite-wide log check reads."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "MEDNER_KEYS_FILE": str(tmp / "none.json"),
+        "MEDNER_PREDICTION_LOG_URL": f"sqlite:///{tmp / 'predictions.db'}",
+        **{f"MEDNER_{k.upper()}": v for k, v in settings.items()},
+    }
+    command = [sys.executable, "-m", "medner", "serve", "--model", str(model_dir)]
+    log = tmp / "server.log"
+    SERVER_LOGS.append(log)
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=stderr,  # stdout and stderr both land in the log that is checked
+            stderr=stderr,
+        )
+        server = Server(f"http://127.0.0.1:{port}", log, process)
+        try:
+            for _ in range(150):
+                try:
+                    if httpx.get(f"{server.base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            else:
+                pytest.fail("the server never became ready")
+            yield server
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)

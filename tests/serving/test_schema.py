@@ -5,22 +5,15 @@ modes), never get a 5xx, and every 200 conforms to the schema."""
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.serving.conftest import SERVER_LOGS
-from tests.serving.test_server import _free_port
+from tests.serving.conftest import running_server
 
 KEY = "schema-key"
 
@@ -28,35 +21,14 @@ KEY = "schema-key"
 @pytest.fixture(scope="module")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("schema")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MEDNER_API_KEYS": f"{KEY}:extract+admin",
-        "MEDNER_KEYS_FILE": str(tmp / "none.json"),
-        "MEDNER_PREDICTION_LOG_URL": f"sqlite:///{tmp / 'p.db'}",
-        "MEDNER_MAX_CHARS": "500",
-        "MEDNER_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    log_path = tmp / "server.log"
-    SERVER_LOGS.append(log_path)
-    log_file = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medner", "serve", "--model", str(model_dir), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log_file,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield base
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    log_file.close()
+    with running_server(
+        model_dir,
+        tmp,
+        api_keys=f"{KEY}:extract+admin",
+        max_chars="500",
+        rate_limit_per_minute="0",
+    ) as running:
+        yield running.base
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -22,62 +16,29 @@ from typer.testing import CliRunner
 
 from medner.cli.main import app as cli
 from medner.serving.service import build_app
-from tests.serving.conftest import ADMIN, EXTRACT, make_settings
+from tests.serving.conftest import ADMIN, EXTRACT, make_settings, running_server
 
 SECRET_NOTE = "Zorblaxitis of the left kneecap treated with quuxamycin"  # must never be logged
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_real_uvicorn_serves_logs_json_without_text_and_flushes_on_stop(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    db = tmp_path / "predictions.db"
-    env = {
-        **os.environ,
-        "MEDNER_API_KEYS": "sk:extract",
-        "MEDNER_KEYS_FILE": str(tmp_path / "none.json"),
-        "MEDNER_PREDICTION_LOG_URL": f"sqlite:///{db}",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medner", "serve", "--model", str(model_dir), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("the server never became ready")
-        auth = {"Authorization": "Bearer sk"}
+    with running_server(model_dir, tmp_path, api_keys="sk:extract") as server:
+        base, auth = server.base, {"Authorization": "Bearer sk"}
         r = httpx.post(f"{base}/v1/extract", json={"text": SECRET_NOTE, "note_id": 9}, headers=auth)
         assert r.status_code == 200 and r.json()["note_id"] == 9
         bad = httpx.post(f"{base}/v1/extract", json={"text": SECRET_NOTE, "x": 1}, headers=auth)
         assert bad.status_code == 422
         assert httpx.post(f"{base}/v1/extract", json={"text": SECRET_NOTE}).status_code == 401
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    err = server.log.read_text()
+    assert server.process.returncode == 0, err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     requests = [rec for rec in lines if rec.get("event") == "request"]
     assert [r["status"] for r in requests if r["route"] == "/v1/extract"] == [200, 422, 401]
     assert all({"request_id", "latency_ms", "key_id"} <= set(r) for r in requests)
-    assert "Zorblaxitis" not in out + err and "quuxamycin" not in out + err
-    engine = sa.create_engine(f"sqlite:///{db}")
+    assert "Zorblaxitis" not in err and "quuxamycin" not in err
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'predictions.db'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar() == 1
     engine.dispose()

@@ -73,19 +73,18 @@ MODEL_HELP = "Model directory, or registry URI (models:/medner@champion, models:
 
 
 def resolve_model(ref: str) -> Path:
-    """The local directory of a model directory or ``models:/`` URI."""
-    if ref.startswith("models:/"):
-        from medner.tracking.registry import resolve_model_dir
+    """The local directory of a model directory or ``models:/`` URI (MLflow loads only for a
+    URI)."""
+    from medner.tracking.registry import resolve_model_dir
 
-        return resolve_model_dir(ref)
-    return Path(ref)
+    return resolve_model_dir(ref)
 
 
 def load_model_ref(ref: str) -> NerModel:
     """Load a model from a directory or a ``models:/`` URI."""
-    from medner.models import load_model
+    from medner.tracking.registry import load_model_ref as load
 
-    return load_model(resolve_model(ref))
+    return load(ref)
 
 
 def train_with_progress(

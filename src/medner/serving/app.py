@@ -279,51 +279,53 @@ def create_app(
         return response
 
     def _respond(
-        request: Request, notes: list[ExtractRequest]
-    ) -> Callable[[list[list[Entity]], float, Loaded], list[ExtractResponse]]:
-        def build(found: list[list[Entity]], ms: float, loaded: Loaded) -> list[ExtractResponse]:
-            ref = ModelRef(name=loaded.name, version=loaded.version)
-            counts: Counter[str] = Counter()
-            now = datetime.now(UTC)
-            per_note_ms = ms / max(1, len(notes))
-            out = []
-            for note, entities in zip(notes, found, strict=True):
-                by_label = Counter(e.label for e in entities)
-                counts.update(by_label)
-                for label in loaded.info["labels"]:
-                    metrics.entities.labels(label=label).observe(by_label.get(label, 0))
-                for e in entities:
-                    metrics.confidence.labels(label=e.label).observe(e.confidence)
-                metrics.note_length.observe(len(note.text))
-                dicts = [e.to_dict() for e in entities]
-                if prediction_log is not None:
-                    prediction_log.record(
-                        {
-                            "created_at": now,
-                            "request_id": request.state.request_id,
-                            "key_id": request.state.key_id,
-                            "note_id": None if note.note_id is None else str(note.note_id),
-                            "text_sha256": hashlib.sha256(note.text.encode()).hexdigest(),
-                            "length": len(note.text),
-                            "entities": dicts,
-                            "entity_count": len(dicts),
-                            "model_version": loaded.version,
-                            "latency_ms": per_note_ms,
-                            "text": note.text if settings.prediction_log_text else None,
-                        }
-                    )
-                out.append(
-                    ExtractResponse(
-                        note_id=note.note_id,
-                        entities=[EntityOut(**d) for d in dicts],
-                        model=ref,
-                        timing_ms=round(per_note_ms, 3),
-                    )
+        request: Request,
+        notes: list[ExtractRequest],
+        found: list[list[Entity]],
+        ms: float,
+        loaded: Loaded,
+    ) -> list[ExtractResponse]:
+        """Responses for the notes; metrics observed and prediction-log records queued."""
+        ref = ModelRef(name=loaded.name, version=loaded.version)
+        counts: Counter[str] = Counter()
+        now = datetime.now(UTC)
+        per_note_ms = ms / max(1, len(notes))
+        out = []
+        for note, entities in zip(notes, found, strict=True):
+            by_label = Counter(e.label for e in entities)
+            counts.update(by_label)
+            for label in loaded.info["labels"]:
+                metrics.entities.labels(label=label).observe(by_label.get(label, 0))
+            for e in entities:
+                metrics.confidence.labels(label=e.label).observe(e.confidence)
+            metrics.note_length.observe(len(note.text))
+            dicts = [e.to_dict() for e in entities]
+            if prediction_log is not None:
+                prediction_log.record(
+                    {
+                        "created_at": now,
+                        "request_id": request.state.request_id,
+                        "key_id": request.state.key_id,
+                        "note_id": None if note.note_id is None else str(note.note_id),
+                        "text_sha256": hashlib.sha256(note.text.encode()).hexdigest(),
+                        "length": len(note.text),
+                        "entities": dicts,
+                        "entity_count": len(dicts),
+                        "model_version": loaded.version,
+                        "latency_ms": per_note_ms,
+                        "text": note.text if settings.prediction_log_text else None,
+                    }
                 )
-            request.state.entity_counts = dict(sorted(counts.items()))
-            return out
-
-        return build
+            out.append(
+                ExtractResponse(
+                    note_id=note.note_id,
+                    entities=[EntityOut(**d) for d in dicts],
+                    model=ref,
+                    timing_ms=round(per_note_ms, 3),
+                )
+            )
+        request.state.entity_counts = dict(sorted(counts.items()))
+        return out
 
     def _too_long(notes: list[ExtractRequest]) -> JSONResponse | None:
         for i, note in enumerate(notes):
@@ -354,7 +356,7 @@ def create_app(
         if (problem := _too_long([body])) is not None:
             return problem
         found, ms, loaded = await holder.extract([body.text])
-        return _respond(request, [body])(found, ms, loaded)[0]
+        return _respond(request, [body], found, ms, loaded)[0]
 
     @app.post(
         "/v1/extract/batch",
@@ -371,7 +373,7 @@ def create_app(
         if (problem := _too_long(body.notes)) is not None:
             return problem
         found, ms, loaded = await holder.extract([n.text for n in body.notes])
-        results = _respond(request, body.notes)(found, ms, loaded)
+        results = _respond(request, body.notes, found, ms, loaded)
         return BatchResponse(
             results=results,
             model=ModelRef(name=loaded.name, version=loaded.version),
