@@ -192,6 +192,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
     """Run the batch job; returns the counts. See the module docstring for what it writes."""
     import time
 
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -234,7 +235,10 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         # cache serves them all.
         notes = notes.repartition(partitions, F.xxhash64(F.coalesce(text, F.lit(""))))
 
-        logger.info("stage 2/4: extracting entities (one pass; unprocessable notes set aside)")
+        logger.info(
+            "stage 2/4: extracting entities and writing them (one pass; unprocessable notes "
+            "set aside)"
+        )
         entity_type = T.ArrayType(
             T.StructType(
                 [
@@ -256,40 +260,26 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             ]
         )
         text_column, cache = config.text_column, config.sentence_cache
+        # The totals are observed while the first write runs: no extra pass over the data.
+        totals = Observation("totals")
         # the results hold no note text, so keeping them for the three writes is cheap
-        results = notes.mapInPandas(
-            lambda it: _extract_batches(it, str(model_dir), text_column, version, cache), schema
-        ).persist()
+        results = (
+            notes.mapInPandas(
+                lambda it: _extract_batches(it, str(model_dir), text_column, version, cache),
+                schema,
+            )
+            .observe(
+                totals,
+                F.count(F.lit(1)).alias("notes"),
+                F.count(F.col(REASON)).alias("quarantined"),
+                F.sum(F.size("entities")).alias("entities"),
+            )
+            .persist()
+        )
         joined = results.filter(F.col(REASON).isNull())
 
-        def has_label(label: str) -> Any:
-            return lambda e: e["label"] == label  # one-argument lambda, as Spark requires
-
-        counts = [
-            F.size(F.filter("entities", has_label(label))).alias(name)
-            for label, name in LABEL_COLUMNS.items()
-        ]
-        processed = joined.select(
-            F.col(config.id_column).alias("note_id"),
-            "length",
-            *counts,
-            F.size("entities").alias("entities"),
-            F.lit("ok").alias("status"),
-            "model_version",
-            *metadata,
-        )
-        processed.write.mode("overwrite").parquet(str(config.output / "notes"))
-
-        logger.info("stage 3/4: writing the quarantine")
-        quarantine = results.filter(F.col(REASON).isNotNull()).select(
-            F.col(config.id_column).alias("note_id"),
-            F.col(REASON).alias("reason"),
-            "length",
-            *metadata,
-        )
-        quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
-
-        logger.info("stage 4/4: writing entities")
+        # The entities are written first: that write runs the extraction and fills the cache,
+        # and the two small datasets after it are read from the cache.
         entities = joined.select(
             F.col(config.id_column).alias("note_id"),
             F.explode("entities").alias("e"),
@@ -310,13 +300,40 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             str(config.output / "entities")
         )
 
-        totals = results.agg(
-            F.count(F.lit(1)), F.count(F.col(REASON)), F.sum(F.size("entities"))
-        ).collect()[0]
+        logger.info("stage 3/4: writing notes")
+
+        def has_label(label: str) -> Any:
+            return lambda e: e["label"] == label  # one-argument lambda, as Spark requires
+
+        counts = [
+            F.size(F.filter("entities", has_label(label))).alias(name)
+            for label, name in LABEL_COLUMNS.items()
+        ]
+        processed = joined.select(
+            F.col(config.id_column).alias("note_id"),
+            "length",
+            *counts,
+            F.size("entities").alias("entities"),
+            F.lit("ok").alias("status"),
+            "model_version",
+            *metadata,
+        )
+        processed.write.mode("overwrite").parquet(str(config.output / "notes"))
+
+        logger.info("stage 4/4: writing the quarantine")
+        quarantine = results.filter(F.col(REASON).isNotNull()).select(
+            F.col(config.id_column).alias("note_id"),
+            F.col(REASON).alias("reason"),
+            "length",
+            *metadata,
+        )
+        quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
+
+        counted = totals.get
         summary = BatchSummary(
-            notes=int(totals[0]),
-            quarantined=int(totals[1]),
-            entities=int(totals[2] or 0),
+            notes=int(counted["notes"]),
+            quarantined=int(counted["quarantined"]),
+            entities=int(counted["entities"] or 0),
             seconds=time.perf_counter() - started,
         )
         results.unpersist()
