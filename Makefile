@@ -8,7 +8,7 @@ CONSTRAINTS := requirements/constraints.txt
 DATA_STAMP := $(VENV)/.data-stamp
 MLFLOW_PORT ?= 5000
 
-.PHONY: install data run demo test test-fast lint format bench pipeline mlflow-ui clean
+.PHONY: install data run demo test test-fast lint format bench bench-backends pipeline mlflow-ui clean
 
 install: $(STAMP)
 
@@ -58,6 +58,30 @@ bench: pipeline
 	$(BIN)/python bench/batch_throughput.py --write docs/benchmarks.md
 	$(BIN)/python bench/tune.py --trials 20 --write docs/benchmarks.md
 	$(BIN)/python bench/api_load.py --write docs/benchmarks.md
+
+# The backend comparison (docs/benchmarks.md): trains what is missing first. On this 2-core CPU
+# the two transformers take about 15 and 35 minutes (10 epochs each); on a GPU, a few minutes.
+bench-backends: models/default models/crf-ncbi models/transformer-biotext models/transformer-ncbi
+	$(BIN)/python bench/backends.py --crf models/default --crf-for ncbi=models/crf-ncbi \
+		--transformer biotext=models/transformer-biotext \
+		--transformer ncbi=models/transformer-ncbi --write docs/benchmarks.md
+
+models/default: | data
+	$(BIN)/medner train --train data/biotext/train_sent --output $@ --no-track
+
+models/crf-ncbi: | data
+	$(BIN)/medner train --train data/ncbi-disease/train.tsv --output $@ --no-track
+
+# full training of the neural backend (not a test): BioText train; NCBI train with devel as dev
+models/transformer-biotext: | data
+	$(BIN)/medner train --backend transformer --train data/biotext/train_sent --output $@ \
+		--no-track
+	$(BIN)/medner export-onnx $@ --int8
+
+models/transformer-ncbi: | data
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --output $@ --no-track
+	$(BIN)/medner export-onnx $@ --int8
 
 # prepare -> train -> evaluate -> register (DVC); runs and models tracked in MLflow (./mlflow)
 pipeline: data

@@ -3,10 +3,13 @@ it saves and loads to the same predictions, and long sentences are tagged in win
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from medner.errors import ConfigError, ModelLoadError
 from medner.evaluation.metrics import score_entities
 from medner.models import load_model
 from medner.models.transformer import TransformerConfig, TransformerModel, train_transformer
@@ -89,3 +92,64 @@ def test_an_ensemble_averages_its_members_and_saves_them(
     assert isinstance(loaded, TransformerModel) and len(loaded.members) == 2
     for d in docs:
         assert loaded.predict(d.text) == ensemble.predict(d.text)
+
+
+# -- ONNX Runtime ---------------------------------------------------------------------------
+def test_onnx_export_predicts_what_torch_predicts(
+    model: TransformerModel, docs: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from medner.cli.main import app
+
+    model.save(tmp_path / "m")
+    result = CliRunner().invoke(app, ["export-onnx", str(tmp_path / "m"), "--int8"])
+    assert result.exit_code == 0, result.output
+    assert "model.onnx" in result.output and "model.int8.onnx" in result.output
+    assert load_config_json(tmp_path / "m")["onnx"]["files"] == ["model.onnx", "model.int8.onnx"]
+    texts = [d.text for d in docs] + ["Aspirin for the stroke and insulin for diabetes ."]
+    monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "onnx")
+    onnx = load_model(tmp_path / "m")
+    assert isinstance(onnx, TransformerModel) and onnx.runtime == "onnx" and not onnx.members
+    for text in texts:
+        expected, got = model.predict(text), onnx.predict(text)
+        assert [(e.start, e.end, e.label) for e in got] == [
+            (e.start, e.end, e.label) for e in expected
+        ]
+        assert all(
+            abs(a.confidence - b.confidence) < 1e-4 for a, b in zip(got, expected, strict=True)
+        )
+    # auto: the fastest exported runtime on a machine without a GPU; int8 still learns the set
+    monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "auto")
+    int8 = load_model(tmp_path / "m")
+    assert isinstance(int8, TransformerModel) and int8.runtime == "onnx-int8"
+    predicted = [int8.predict(d.text) for d in docs]
+    assert score_entities([d.entities for d in docs], predicted).micro.f1 >= 0.9
+    with pytest.raises(ModelLoadError, match="no torch weights"):
+        int8.save(tmp_path / "again")
+
+
+def load_config_json(path: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((path / "config.json").read_text())
+    return config
+
+
+def test_runtime_setting_errors_are_clear(
+    model: TransformerModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from medner.cli.main import app
+
+    model.save(tmp_path / "m")
+    result = CliRunner().invoke(app, ["export-onnx", "models/crf-does-not-exist"])
+    assert result.exit_code == 2 and "not a medner model directory" in result.output
+    monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "tensorrt")
+    with pytest.raises(ConfigError, match="choose one of auto, torch, onnx, onnx-int8"):
+        load_model(tmp_path / "m")
+    monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "onnx-int8")
+    with pytest.raises(ModelLoadError, match=r"medner export-onnx .* --int8"):
+        load_model(tmp_path / "m")
+    monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "auto")  # nothing exported: torch
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, TransformerModel) and loaded.runtime == "torch"

@@ -401,6 +401,26 @@ def clusters_cli(
     err.print(f"{len(clusters)} word clusters written to {output}")
 
 
+@app.command("export-onnx")
+def export_onnx_cli(
+    model: Annotated[Path, typer.Argument(help="Transformer model directory (changed in place).")],
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Also write an int8 copy (dynamic quantisation).")
+    ] = False,
+) -> None:
+    """Export a transformer model to ONNX for CPU inference with ONNX Runtime; loading it then
+    uses ONNX Runtime unless MEDNER_TRANSFORMER_RUNTIME says otherwise."""
+    from medner.models.onnxrt import export_onnx
+
+    try:
+        with err.status("exporting to ONNX..."):
+            summary = export_onnx(model, int8=int8)
+    except MednerError as exc:
+        fail(exc)
+    for item in summary["written"]:
+        err.print(f"wrote {model / item['file']} ({item['bytes'] / 1e6:.1f} MB)")
+
+
 @app.command("demo")
 def demo_cli(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = str(DEFAULT_MODEL),

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,14 @@ import medner
 from medner.errors import ConfigError, ModelLoadError
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.crf import PosteriorDecoder
+from medner.models.onnxrt import (
+    FILES,
+    RUNTIME_ENV,
+    OnnxScorer,
+    Runtime,
+    choose_runtime,
+    inference_threads,
+)
 from medner.models.tagging import (
     TokenSpan,
     encode_document,
@@ -44,6 +53,7 @@ logger = logging.getLogger(__name__)
 BUILTIN_ENCODER = "builtin:all-minilm-l6-v2"
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.pt"
+BATCH = 32  # word sequences per forward pass at prediction time
 
 
 class TransformerConfig(BaseModel):
@@ -116,22 +126,38 @@ class TransformerModel:
         tags: list[str],
         config: TransformerConfig,
         metadata: dict[str, Any] | None = None,
+        onnx: OnnxScorer | None = None,
+        runtime: Runtime = "torch",
     ) -> None:
-        self.members = members  # (encoder, head) pairs; one unless it is an ensemble
+        # (encoder, head) pairs, one unless it is an ensemble; empty when ONNX Runtime runs it
+        self.members = members
         self.tokenizer = tokenizer
         self.tags = tags
         self.config = config
         self.labels: list[str] = sorted({t[2:] for t in tags if t != "O"})
         self.metadata: dict[str, Any] = metadata or {}
-        self.device = next(members[0][0].parameters()).device
+        self.runtime: Runtime = runtime
+        self._onnx = onnx
+        self.device = next(members[0][0].parameters()).device if members else "cpu"
         self._decoder = PosteriorDecoder(tags, config.o_penalty)
 
     def first_members(self, count: int) -> TransformerModel:
         """The same model with only its first ``count`` members (they share weights)."""
         config = self.config.model_copy(update={"ensemble": count})
+        onnx = self._onnx.subset(count) if self._onnx is not None else None
         return TransformerModel(
-            self.members[:count], self.tokenizer, self.tags, config, self.metadata
+            self.members[:count],
+            self.tokenizer,
+            self.tags,
+            config,
+            self.metadata,
+            onnx,
+            self.runtime,
         )
+
+    def member_dirs(self, path: Path) -> list[Path]:
+        """Where each member of this model lives when saved at ``path``."""
+        return [_member_dir(path, i) for i in range(self.config.ensemble)]
 
     def set_o_penalty(self, penalty: float) -> None:
         """Change the decoding's O penalty (chosen on dev; 0 by default)."""
@@ -141,8 +167,6 @@ class TransformerModel:
     # -- prediction ------------------------------------------------------------------------
     def _probabilities(self, sentences: list[list[str]]) -> list[list[list[float]]]:
         """Per-word tag probabilities of each word sequence (each at most ``max_words``)."""
-        import torch
-
         if not sentences:
             return []
         batch = self.tokenizer(
@@ -151,19 +175,12 @@ class TransformerModel:
             truncation=True,
             max_length=512,
             padding=True,
-            return_tensors="pt",
-        ).to(self.device)
-        with torch.inference_mode():
-            probs = (
-                torch.stack(
-                    [
-                        torch.softmax(head(encoder(**batch).last_hidden_state).float(), dim=-1)
-                        for encoder, head in self.members
-                    ]
-                )
-                .mean(dim=0)
-                .cpu()
-            )
+            return_tensors="np",
+        )
+        if self._onnx is not None:
+            probs = self._onnx(batch["input_ids"], batch["attention_mask"])
+        else:
+            probs = self._torch_probabilities(batch["input_ids"], batch["attention_mask"])
         out = []
         for i, words in enumerate(sentences):
             first: dict[int, int] = {}
@@ -176,6 +193,29 @@ class TransformerModel:
             )
         return out
 
+    def _torch_probabilities(self, input_ids: Any, attention_mask: Any) -> Any:
+        import torch
+
+        ids = torch.from_numpy(input_ids).to(self.device)
+        mask = torch.from_numpy(attention_mask).to(self.device)
+        with torch.inference_mode():
+            return (
+                torch.stack(
+                    [
+                        torch.softmax(
+                            head(
+                                encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+                            ).float(),
+                            dim=-1,
+                        )
+                        for encoder, head in self.members
+                    ]
+                )
+                .mean(dim=0)
+                .cpu()
+                .numpy()
+            )
+
     def _tag_sentences(self, sentences: list[list[str]]) -> list[list[TokenSpan]]:
         pieces: list[list[str]] = []
         owners: list[tuple[int, int]] = []
@@ -183,12 +223,17 @@ class TransformerModel:
             for start, end in _windows(len(words), self.config.max_words):
                 pieces.append(words[start:end])
                 owners.append((k, start))
+        # batches of similar length pad little; results go back in sentence and window order
+        by_length = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        piece_tables: list[list[list[float]]] = [[] for _ in pieces]
+        for i in range(0, len(by_length), BATCH):
+            chosen = by_length[i : i + BATCH]
+            found = self._probabilities([pieces[j] for j in chosen])
+            for j, table in zip(chosen, found, strict=True):
+                piece_tables[j] = table
         tables: list[list[list[float]]] = [[] for _ in sentences]
-        for i in range(0, len(pieces), 32):
-            for (k, _), table in zip(
-                owners[i : i + 32], self._probabilities(pieces[i : i + 32]), strict=True
-            ):
-                tables[k].extend(table)
+        for (k, _), table in zip(owners, piece_tables, strict=True):
+            tables[k].extend(table)
         result: list[list[TokenSpan]] = []
         for table in tables:
             if not table:
@@ -222,6 +267,11 @@ class TransformerModel:
         """Write the encoder, tokenizer, head and config into ``path``."""
         import torch
 
+        if not self.members:
+            raise ModelLoadError(
+                "a model loaded for ONNX Runtime has no torch weights to save; load it with "
+                f"{RUNTIME_ENV}=torch"
+            )
         path.mkdir(parents=True, exist_ok=True)
         for i, (encoder, head) in enumerate(self.members):
             where = _member_dir(path, i)
@@ -251,11 +301,11 @@ def _head(hidden: int, tags: int) -> Any:
     return torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(hidden, tags))
 
 
-def load(path: Path, device: str = "auto") -> TransformerModel:
-    """Load a model directory written by :meth:`TransformerModel.save`."""
+def load(path: Path, device: str = "auto", runtime: str | None = None) -> TransformerModel:
+    """Load a model directory written by :meth:`TransformerModel.save`, for ``runtime`` (see
+    :mod:`medner.models.onnxrt`; default ``MEDNER_TRANSFORMER_RUNTIME``, else ``auto``)."""
     try:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
     except ImportError as exc:
         raise ModelLoadError(
             f"{path}: a transformer model needs torch and transformers: "
@@ -263,19 +313,39 @@ def load(path: Path, device: str = "auto") -> TransformerModel:
         ) from exc
     config = read_model_config(path)
     settings = TransformerConfig.model_validate(config["config"])
-    where = _device(device)
+    count = int(config.get("members", 1))
+    member_dirs = [_member_dir(path, i) for i in range(count)]
     tokenizer = AutoTokenizer.from_pretrained(path / ENCODER_DIR)
+    tags, metadata = list(config["tags"]), config.get("metadata")
+    chosen = choose_runtime(runtime, member_dirs, cuda=device != "cpu" and _cuda_available())
+    if chosen != "torch":
+        scorer = OnnxScorer([d / FILES[chosen] for d in member_dirs])
+        return TransformerModel([], tokenizer, tags, settings, metadata, scorer, chosen)
+    import torch
+    from transformers import AutoModel
+
+    threads = inference_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    where = _device(device)
     members = []
-    for i in range(int(config.get("members", 1))):
-        member = _member_dir(path, i)
+    for member in member_dirs:
         encoder = AutoModel.from_pretrained(member / ENCODER_DIR).to(where).eval()
         head = _head(encoder.config.hidden_size, len(config["tags"]))
         state = torch.load(member / HEAD_FILE, map_location=where, weights_only=True)
         head.load_state_dict(state)
         members.append((encoder, head.to(where).eval()))
-    return TransformerModel(
-        members, tokenizer, list(config["tags"]), settings, config.get("metadata")
-    )
+    return TransformerModel(members, tokenizer, tags, settings, metadata)
+
+
+def _cuda_available() -> bool:
+    """Whether a CUDA GPU is there, without importing torch just to ask (the ONNX path never
+    needs it): torch's answer when it is loaded already, else the NVIDIA driver's GPU list."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
 
 
 def _examples(

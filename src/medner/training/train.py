@@ -23,7 +23,7 @@ from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.base import NerModel
 from medner.models.crf import read_clusters, train_crf
-from medner.models.tagging import encode_document
+from medner.models.tagging import encode_document, sentence_token_spans
 from medner.training.config import TrainConfig
 from medner.types import Document
 
@@ -142,7 +142,14 @@ def train(
 
     metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
     if dev_docs:
-        evaluation = evaluate_model(model, dev_docs, bootstrap=1000)
+        tagged = [time.perf_counter()] * 2  # start, end of tagging (the bootstrap excluded)
+
+        def on_document() -> None:
+            tagged[1] = time.perf_counter()
+
+        evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000)
+        tokens = sum(len(t) for d in dev_docs for t in sentence_token_spans(d.text))
+        metrics["dev_tokens_per_second"] = round(tokens / max(1e-9, tagged[1] - tagged[0]))
         metrics["dev"] = evaluation.to_dict()
         logger.info("dev strict micro F1 %.4f", evaluation.scores.micro.f1)
     model.metadata = {
@@ -153,6 +160,7 @@ def train(
         "train_config": config.model_dump(),
     }
     model.save(output)
+    metrics["size_bytes"] = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
     (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (output / ENVIRONMENT_FILE).write_text(
         json.dumps(environment_snapshot(), indent=2) + "\n", encoding="utf-8"
@@ -217,6 +225,22 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
         ]
     else:
         lines.append("No dev data was given; score it with `medner evaluate`.")
+    lines += ["", "## Speed and size", ""]
+    lines.append(f"- Size on disk: {metrics.get('size_bytes', 0) / 1e6:.1f} MB")
+    if metrics.get("dev_tokens_per_second"):
+        lines.append(
+            f"- Tagging speed while scoring dev, on the training machine: "
+            f"{metrics['dev_tokens_per_second']:,} tokens/s"
+        )
+    lines.append(
+        "- Per-core speed, latency per note and resident memory of every backend, measured "
+        "side by side: docs/benchmarks.md, `bench/backends.py`"
+    )
+    if model.backend == "transformer":
+        lines.append(
+            "- CPU serving: `medner export-onnx DIR --int8` adds ONNX Runtime copies; "
+            "MEDNER_TRANSFORMER_RUNTIME picks torch, onnx or onnx-int8 (auto: the fastest)"
+        )
     lines += [
         "",
         "## Limits",
