@@ -78,6 +78,12 @@ models/transformer-biotext: | data
 		--no-track
 	$(BIN)/medner export-onnx $@ --int8
 
+# BC5CDR (DISEASE + CHEMICAL): train and devel together, for a held-out test split kept elsewhere
+models/transformer-bc5cdr: | data
+	$(BIN)/medner train --backend transformer --train data/bc5cdr/train.tsv \
+		--train data/bc5cdr/devel.tsv --output $@ --no-track
+	$(BIN)/medner export-onnx $@ --int8
+
 models/transformer-ncbi: | data
 	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
 		--dev data/ncbi-disease/devel.tsv --output $@ --no-track

@@ -62,7 +62,7 @@ def measure(model_dir: str, runtime: str, tests: list[str], notes: int) -> dict[
     loaded = rss_mib()
     set_sentence_cache(model, 0)
     f1 = {
-        test: evaluate_model(model, load_documents([REPO / TESTS[test]])).micro.f1 for test in tests
+        test: evaluate_model(model, load_documents([REPO / TESTS[test]])).scores.micro.f1 for test in tests
     }
     column = pq.read_table(REPO / "data/mtsamples/mtsamples.parquet", columns=["transcription"])
     texts = [t for t in column.column(0).to_pylist() if t and t.strip()][:notes]

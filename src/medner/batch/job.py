@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +53,6 @@ class BatchConfig:
     max_chars: int = DEFAULT_MAX_CHARS
     partitions: int | None = None  # default: the input's, at least 2 per core
     sentence_cache: int | None = None  # sentences cached per worker (None: the model's default)
-    warm_up: bool = True  # load the model into the Python workers while the notes are read
     spark_conf: dict[str, str] = field(default_factory=dict)
 
 
@@ -189,27 +187,7 @@ def _extract_batches(
         yield out
 
 
-def _warm_batches(
-    batches: Iterator[pd.DataFrame], model_path: str, sentence_cache: int | None
-) -> Iterator[pd.DataFrame]:
-    """mapInPandas body of the warm-up job: load the model into this Python worker."""
-    _worker_model(model_path, sentence_cache)
-    yield from batches
-
-
 # -- driver side ----------------------------------------------------------------------------
-def _warm_up(session: SparkSession, model_path: str, sentence_cache: int | None) -> None:
-    """Start the Python workers and load the model in each while the JVM reads the notes
-    (best effort: the extraction loads it anyway where this did not reach)."""
-    slots = session.sparkContext.defaultParallelism
-    try:
-        session.range(0, slots, 1, slots).mapInPandas(
-            lambda it: _warm_batches(it, model_path, sentence_cache), "id long"
-        ).collect()
-    except Exception:  # the real job reports any real failure
-        logger.debug("warm-up job failed", exc_info=True)
-
-
 def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSummary:
     """Run the batch job; returns the counts. See the module docstring for what it writes."""
     import time
@@ -226,12 +204,6 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
     version = model_version(model_dir)
     own_session = spark is None
     session = spark or spark_session(config.master, config.spark_conf)
-    warm = None
-    if config.warm_up:
-        warm = threading.Thread(
-            target=_warm_up, args=(session, str(model_dir), config.sentence_cache), daemon=True
-        )
-        warm.start()
     try:
         logger.info("stage 1/4: reading notes")
         notes = read_input(session, config)
@@ -367,7 +339,5 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         results.unpersist()
         return summary
     finally:
-        if warm is not None:
-            warm.join()
         if own_session:
             session.stop()
