@@ -46,11 +46,11 @@ def git_commit() -> str:
         return "unknown"
 
 
-def provenance(script: str, options: str = "") -> list[str]:
+def provenance(script: str, options: str = "", target: str = "make bench") -> list[str]:
     """The machine, commit and command lines every benchmark section starts with."""
     return [
         f"Machine: {machine()}. Commit `{git_commit()}`.",
-        f"Command: `make bench` (`python bench/{script}{options} --write docs/benchmarks.md`).",
+        f"Command: `{target}` (`python bench/{script}{options} --write docs/benchmarks.md`).",
     ]
 
 

@@ -62,7 +62,8 @@ def measure(model_dir: str, runtime: str, tests: list[str], notes: int) -> dict[
     loaded = rss_mib()
     set_sentence_cache(model, 0)
     f1 = {
-        test: evaluate_model(model, load_documents([REPO / TESTS[test]])).scores.micro.f1 for test in tests
+        test: evaluate_model(model, load_documents([REPO / TESTS[test]])).scores.micro.f1
+        for test in tests
     }
     column = pq.read_table(REPO / "data/mtsamples/mtsamples.parquet", columns=["transcription"])
     texts = [t for t in column.column(0).to_pylist() if t and t.strip()][:notes]
@@ -184,17 +185,21 @@ def main() -> int:
             "",
             *provenance(
                 "backends.py",
-                " --crf models/default --transformer biotext=DIR --transformer ncbi=DIR"
-                f" --notes {args.notes}",
+                " --crf models/default --crf-for ncbi=models/crf-ncbi"
+                " --transformer biotext=models/transformer-biotext"
+                " --transformer ncbi=models/transformer-ncbi",
+                target="make bench-backends",
             ),
             "Each row is a fresh process with one thread: strict entity micro-F1 on each test"
             f" split; the first {first_speed['notes']} MTSamples notes"
             f" ({first_speed['tokens']:,} tokens) tagged one by one, sentence cache off, for"
             " tokens/s per core and the median latency per note; memory is the resident size"
             " the loaded model adds / the peak of the whole process (MiB); training time from"
-            " the model's metrics.json (CPU: this machine, 2 threads). Speed and memory are of"
-            " the BioText models. The CRFs are trained on each corpus's train split; the"
-            " transformers with 10 epochs, O penalty 0 (chosen on dev on the GPU runs).",
+            " the model's metrics.json (CPU: this machine, 2 threads). Speed, memory and"
+            " training time are of the BioText models. Each model is trained on its corpus's"
+            " train split by the Makefile's recipe (`make bench-backends` trains what is"
+            " missing); the transformers: 10 epochs, O penalty 0 (chosen on dev in the GPU"
+            " runs), NCBI with devel as dev. GPU rows: `bench/neural.py` on a lent H100.",
             "",
             "| backend | "
             + " | ".join(f"F1 {c} test" for c in corpora)
