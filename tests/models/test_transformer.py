@@ -153,3 +153,26 @@ def test_runtime_setting_errors_are_clear(
     monkeypatch.setenv("MEDNER_TRANSFORMER_RUNTIME", "auto")  # nothing exported: torch
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, TransformerModel) and loaded.runtime == "torch"
+
+
+def test_separately_trained_models_combine_into_an_ensemble(
+    model: TransformerModel, docs: list[Document], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from medner.cli.main import app
+
+    model.save(tmp_path / "a")
+    model.save(tmp_path / "b")
+    args = ["ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "e")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ensemble = load_model(tmp_path / "e")
+    assert isinstance(ensemble, TransformerModel) and len(ensemble.members) == 2
+    assert ensemble.config.ensemble == 2
+    for d in docs:  # two copies of one model average to that model
+        assert ensemble.predict(d.text) == model.predict(d.text)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "exists" in again.output
+    one = CliRunner().invoke(app, ["ensemble", str(tmp_path / "a"), "-o", str(tmp_path / "f")])
+    assert one.exit_code == 2 and "at least two" in one.output

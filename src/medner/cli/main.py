@@ -421,6 +421,24 @@ def export_onnx_cli(
         err.print(f"wrote {model / item['file']} ({item['bytes'] / 1e6:.1f} MB)")
 
 
+@app.command("ensemble")
+def ensemble_cli(
+    models: Annotated[
+        list[Path], typer.Argument(help="Single-member transformer models (same labels).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Ensemble directory to write.")],
+) -> None:
+    """Combine separately trained transformer models (other seeds) into one ensemble model that
+    averages their probabilities; choose it over a single model on dev, never on test."""
+    from medner.models.transformer import combine_members
+
+    try:
+        combine_members(models, output)
+    except MednerError as exc:
+        fail(exc)
+    err.print(f"wrote an ensemble of {len(models)} members to {output}")
+
+
 @app.command("demo")
 def demo_cli(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = str(DEFAULT_MODEL),

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -293,6 +294,38 @@ class TransformerModel:
 def _member_dir(path: Path, index: int) -> Path:
     """Member 0 lives at the top of the model directory, others in ``member_<i>/``."""
     return path if index == 0 else path / f"member_{index}"
+
+
+def combine_members(sources: Sequence[Path], output: Path) -> None:
+    """Write one ensemble model from separately trained single-member transformer models (for
+    example with other seeds, trained at the same time on several machines): member ``i`` is
+    ``sources[i]``; their per-word probabilities are averaged. Export it to ONNX afresh."""
+    if len(sources) < 2:
+        raise ConfigError("an ensemble needs at least two models")
+    if output.exists():
+        raise ConfigError(f"{output} exists; give a new directory")
+    configs = [read_model_config(source) for source in sources]
+    for source, config in zip(sources, configs, strict=True):
+        if config.get("backend") != "transformer" or int(config.get("members", 1)) != 1:
+            raise ModelLoadError(f"{source}: not a single-member transformer model")
+        if config["tags"] != configs[0]["tags"]:
+            raise ModelLoadError(f"{source}: its tags differ from {sources[0]}'s")
+    for i, source in enumerate(sources):
+        where = _member_dir(output, i)
+        shutil.copytree(source / ENCODER_DIR, where / ENCODER_DIR)
+        shutil.copy2(source / HEAD_FILE, where / HEAD_FILE)
+    combined = dict(configs[0])
+    combined.pop("onnx", None)  # the ONNX files are per member: export the ensemble again
+    combined["members"] = len(sources)
+    combined["config"] = {**configs[0]["config"], "ensemble": len(sources)}
+    combined["metadata"] = {
+        **(configs[0].get("metadata") or {}),
+        "ensemble_of": [
+            {"path": str(source), "seed": config["config"].get("seed")}
+            for source, config in zip(sources, configs, strict=True)
+        ],
+    }
+    (output / MODEL_CONFIG_FILE).write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
 
 
 def _head(hidden: int, tags: int) -> Any:
