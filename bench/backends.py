@@ -187,7 +187,7 @@ def main() -> int:
                 "backends.py",
                 " --crf models/default --crf-for ncbi=models/crf-ncbi"
                 " --transformer biotext=models/transformer-biotext"
-                " --transformer ncbi=models/transformer-ncbi",
+                " --transformer ncbi=models/transformer-ncbi-s14",
                 target="make bench-backends",
             ),
             "Each row is a fresh process with one thread: strict entity micro-F1 on each test"
