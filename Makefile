@@ -60,7 +60,7 @@ bench: pipeline
 	$(BIN)/python bench/api_load.py --write docs/benchmarks.md
 
 # The backend comparison (docs/benchmarks.md): trains what is missing first. On this 2-core CPU
-# the two transformers take about 15 and 35 minutes (10 epochs each); on a GPU, a few minutes.
+# the transformers take about 15 (BioText) and 33 (each NCBI seed) minutes; on a GPU, minutes.
 # NCBI: of seed 13, seed 14 and their ensemble, seed 14 scored best on devel (docs/benchmarks.md).
 bench-backends: models/default models/crf-ncbi models/transformer-biotext \
 		models/transformer-ncbi-s14
