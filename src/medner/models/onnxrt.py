@@ -184,7 +184,7 @@ def export_onnx(path: Path, int8: bool = False) -> dict[str, Any]:
             quantized = member_dir / FILES["onnx-int8"]
             # Per-channel weights, 7-bit range: plain int8 lost accuracy in a trial (u8 x s8
             # saturation on CPUs without VNNI, as the ONNX Runtime docs warn); this keeps F1
-            # within 0.3 points of float32 (docs/benchmarks.md, "Backends side by side").
+            # within a point of float32 (docs/benchmarks.md, "Backends side by side").
             root = logging.getLogger()
             root.addFilter(_drop_preprocessing_hint)
             try:
