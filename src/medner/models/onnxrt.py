@@ -65,7 +65,7 @@ def choose_runtime(requested: str | None, member_dirs: list[Path], cuda: bool) -
             return "torch"
         name = available[0]
     if name != "torch" and name not in available:
-        where = member_dirs[0].parent if len(member_dirs) > 1 else member_dirs[0]
+        where = member_dirs[0]  # member 0 lives at the top of the model directory
         flag = " --int8" if name == "onnx-int8" else ""
         raise ModelLoadError(
             f"{where}: runtime {name} asked for, but the model has no {FILES[name]}; "
