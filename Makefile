@@ -101,6 +101,40 @@ models/transformer-ncbi: | data
 		--dev data/ncbi-disease/devel.tsv --output $@ --no-track
 	$(BIN)/medner export-onnx $@ --int8
 
+# BC5CDR's generalisation check: the recipe's settings trained on train only, scored on devel
+models/transformer-bc5cdr-train: | data
+	$(BIN)/medner train --backend transformer --train data/bc5cdr/train.tsv \
+		--dev data/bc5cdr/devel.tsv --output $@ --no-track
+
+# levers tried on NCBI devel (seed 13, against models/transformer-ncbi; docs/benchmarks.md):
+# domain-adaptive pretraining (masked LM on MTSamples and the corpora's train text, ~30 min
+# here), then the NCBI recipe from that encoder
+models/encoder-dapt: | data
+	$(BIN)/medner pretrain-encoder --output $@
+
+models/transformer-ncbi-dapt: | models/encoder-dapt
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| --output $@ --no-track
+
+# DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
+# not annotate them); 3 epochs over 2.7x the sentences: about the NCBI recipe's step count
+models/transformer-disease-multi: | data
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--train data/bc5cdr/train.tsv --train data/biotext/train_sent \
+		--dev data/ncbi-disease/devel.tsv --set 'labels=[DISEASE]' --set transformer.epochs=3 \
+		--output $@ --no-track
+
+# distillation into the fast CRF: a transformer (TEACHER) tags BC5CDR's train text (its own
+# labels unused), and the CRF trains on NCBI train plus those silver DISEASE spans; compare with
+# models/crf-ncbi on NCBI devel
+TEACHER ?= models/transformer-ncbi-dapt
+models/silver-bc5cdr.jsonl: | $(TEACHER)
+	$(BIN)/medner extract --model $(TEACHER) --input data/bc5cdr/train.tsv --output $@ \
+		--include-text
+
+models/crf-ncbi-distilled: | models/silver-bc5cdr.jsonl
+	$(BIN)/medner train --train data/ncbi-disease/train.tsv --train $| --output $@ --no-track
+
 # prepare -> train -> evaluate -> register (DVC); runs and models tracked in MLflow (./mlflow)
 pipeline: data
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

@@ -7,8 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from medner.data import write_conll
 from medner.errors import DataFormatError
 from medner.inference import count_notes, read_notes
+from tests.conftest import TINY_SENTENCES, make_document
 
 
 def test_read_jsonl_keeps_bad_rows_with_reason(tmp_path: Path) -> None:
@@ -72,3 +74,11 @@ def test_json_ids_pass_through(tmp_path: Path) -> None:
     path.write_text(json.dumps({"note_id": "abc", "body": "x"}) + "\n")
     (note,) = read_notes(path, id_column="note_id", text_column="body")
     assert note.id == "abc"
+
+
+def test_a_corpus_text_reads_as_notes_without_its_labels(tmp_path: Path) -> None:
+    docs = [make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)]
+    write_conll(docs, tmp_path / "c.tsv")
+    notes = list(read_notes(tmp_path / "c.tsv"))
+    assert [n.text for n in notes] == [d.text for d in docs]
+    assert all(n.problem is None for n in notes)

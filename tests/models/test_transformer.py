@@ -76,6 +76,7 @@ def test_medner_train_trains_the_transformer_backend(tmp_path: Path) -> None:
     assert "dev" in result.metrics
     card = (tmp_path / "model/MODEL_CARD.md").read_text()
     assert "fine-tuned MiniLM-L6 encoder" in card
+    assert "- Encoder: `builtin:all-minilm-l6-v2`" in card
 
 
 def test_an_ensemble_averages_its_members_and_saves_them(

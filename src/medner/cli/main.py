@@ -401,6 +401,74 @@ def clusters_cli(
     err.print(f"{len(clusters)} word clusters written to {output}")
 
 
+PRETRAIN_CORPORA = [
+    Path("data/biotext/train_sent"),
+    Path("data/ncbi-disease/train.tsv"),
+    Path("data/bc5cdr/train.tsv"),
+]
+
+
+@app.command("pretrain-encoder")
+def pretrain_encoder_cli(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Encoder directory to write.")],
+    notes: Annotated[
+        list[Path] | None,
+        typer.Option("--notes", help="Unlabelled notes (any notes format; repeat)."),
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column")] = "transcription",
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--corpus",
+            help="Corpora whose text (not labels) to add; by default the training splits only, "
+            "so that no dev or test text is seen.",
+        ),
+    ] = None,
+    steps: Annotated[
+        int, typer.Option("--steps", min=1, help="Optimiser steps of the whole model.")
+    ] = 300,
+    head_steps: Annotated[
+        int,
+        typer.Option("--head-steps", min=0, help="Steps on the output layer alone, first."),
+    ] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    seed: Annotated[int, typer.Option("--seed")] = 13,
+) -> None:
+    """Domain-adaptive pretraining: train the transformer's encoder further as a masked language
+    model on unlabelled notes and corpus text; fine-tune on it with --set
+    transformer.encoder=DIR."""
+    from medner.inference import read_notes
+    from medner.training.pretrain import PretrainConfig, pretrain_encoder
+    from medner.training.train import file_digest, load_documents
+
+    note_files = notes if notes is not None else [DEFAULT_NOTES]
+    corpora = corpus if corpus is not None else PRETRAIN_CORPORA
+    if output.exists():
+        fail(ValueError(f"{output} exists; choose a new encoder directory"))
+    try:
+        texts = [
+            n.text for f in note_files for n in read_notes(f, text_column=text_column) if n.text
+        ]
+        texts += [d.text for d in load_documents(corpora)]
+        sources = [{"path": str(p), "sha256": file_digest(p)} for p in [*note_files, *corpora]]
+        config = PretrainConfig(
+            steps=steps, head_steps=head_steps, batch_size=batch_size, seed=seed
+        )
+        with progress_bar() as bar:
+            task = bar.add_task("pretraining (masked LM)", total=head_steps + steps)
+
+            def on_step(step: int, loss: float) -> None:
+                bar.update(task, completed=step, description=f"pretraining, loss {loss:.3f}")
+
+            summary = pretrain_encoder(texts, output, config, sources, on_step)
+    except MednerError as exc:
+        fail(exc)
+    err.print(
+        f"wrote {output}: held-out masked-LM loss {summary['held_out_loss_before']} -> "
+        f"{summary['held_out_loss_after']} ({summary['epochs']} epochs, {summary['seconds']} s)"
+    )
+
+
 @app.command("export-onnx")
 def export_onnx_cli(
     model: Annotated[Path, typer.Argument(help="Transformer model directory (changed in place).")],

@@ -18,6 +18,7 @@ from typing import Any
 from medner.errors import DataFormatError
 
 PARQUET_BATCH_ROWS = 512
+CORPUS_SUFFIXES = {".tsv", ".conll", ".iob", ".bio", ".iob2", ".iobes"}
 
 
 @dataclass(slots=True)
@@ -107,11 +108,20 @@ def _read_text_files(path: Path) -> Iterator[Note]:
             yield Note(f.stem, None, f"{f}: not valid UTF-8")
 
 
+def _read_corpus_text(path: Path) -> Iterator[Note]:
+    from medner.data import read_corpus
+
+    for doc in read_corpus(path):
+        yield Note(doc.id, doc.text)
+
+
 def read_notes(
     path: str | Path, id_column: str = "id", text_column: str = "text"
 ) -> Iterator[Note]:
     """Notes from ``path``, by its extension: ``.jsonl``, ``.csv``, ``.parquet``, or ``.txt``
-    (one note per file; a directory is read for its ``*.txt`` files)."""
+    (one note per file; a directory is read for its ``*.txt`` files); or the sentences of a
+    CoNLL (``.tsv``, ``.conll``, ...) or BioText (``*_sent``) corpus, its labels ignored (to
+    tag a corpus's text with a teacher model, for distillation)."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, None, "no such file or directory")
@@ -124,7 +134,11 @@ def read_notes(
         return _read_parquet(path, id_column, text_column)
     if path.is_dir() or suffix == ".txt":
         return _read_text_files(path)
-    raise DataFormatError(path, None, "unknown notes format: use .txt, .jsonl, .csv or .parquet")
+    if suffix in CORPUS_SUFFIXES or path.name.endswith("_sent"):
+        return _read_corpus_text(path)
+    raise DataFormatError(
+        path, None, "unknown notes format: use .txt, .jsonl, .csv, .parquet, or a corpus file"
+    )
 
 
 def count_notes(path: str | Path) -> int | None:

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medner.errors import ConfigError
+from medner.labels import CANONICAL_LABELS
 from medner.models.crf import CRFConfig
 from medner.models.transformer import TransformerConfig
 
@@ -19,6 +20,12 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["crf", "transformer"] = Field("crf", description="Model backend to train.")
+    labels: list[str] | None = Field(
+        None,
+        description="Train (and score dev) on these labels only; other entities become O. Use "
+        "it when training files annotate different types, e.g. [DISEASE] for NCBI + BC5CDR + "
+        "BioText: NCBI's O words include chemicals and treatments that BC5CDR and BioText label.",
+    )
     crf: CRFConfig = Field(default_factory=CRFConfig)
     transformer: TransformerConfig = Field(default_factory=TransformerConfig)
     clusters: str = Field(
@@ -26,6 +33,18 @@ class TrainConfig(BaseModel):
         description="Word-cluster file for the cluster features: 'builtin' (shipped with "
         "medner, learned from MTSamples and the corpora's train/devel text) or a path.",
     )
+
+    @field_validator("labels")
+    @classmethod
+    def _canonical(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is None:
+            return None
+        if not labels:
+            raise ValueError("give at least one label, or leave labels unset for all")
+        unknown = [label for label in labels if label not in CANONICAL_LABELS]
+        if unknown:
+            raise ValueError(f"unknown labels {unknown}; known: {list(CANONICAL_LABELS)}")
+        return labels
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

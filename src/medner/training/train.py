@@ -57,11 +57,32 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_documents(paths: Sequence[Path]) -> list[Document]:
-    """All documents of the given datasets, in order."""
+def load_documents(paths: Sequence[Path], labels: Sequence[str] | None = None) -> list[Document]:
+    """All documents of the given datasets, in order; with ``labels``, only those entities.
+
+    Several datasets that annotate different types are reported in a warning: a word that is O
+    in one may be an entity of a type only another annotates (``labels`` keeps the shared ones).
+    """
     docs: list[Document] = []
+    seen: dict[Path, set[str]] = {}
     for path in paths:
+        before = len(docs)
         docs.extend(read_corpus(path))
+        seen[path] = {e.label for d in docs[before:] for e in d.entities}
+    if labels is not None:
+        keep = set(labels)
+        for doc in docs:
+            doc.entities = [e for e in doc.entities if e.label in keep]
+    elif len(seen) > 1:
+        union = set().union(*seen.values())
+        for path, found in seen.items():
+            if found and found != union:
+                logger.warning(
+                    "%s has no %s entities, which other datasets annotate: its O words may be "
+                    "unannotated ones (set labels to the shared types to train on those only)",
+                    path,
+                    ", ".join(sorted(union - found)),
+                )
     return docs
 
 
@@ -116,8 +137,8 @@ def train(
     """
     config = config or TrainConfig()
     started = time.perf_counter()
-    train_docs = load_documents(train_paths)
-    dev_docs = load_documents(dev_paths)
+    train_docs = load_documents(train_paths, config.labels)
+    dev_docs = load_documents(dev_paths, config.labels)
     clusters = None
     model: NerModel
     if config.backend == "transformer":
@@ -175,6 +196,21 @@ BACKEND_NAMES = {
 }
 
 
+def _encoder_line(transformer: dict[str, Any]) -> str:
+    spec = str(transformer.get("encoder", "builtin:all-minilm-l6-v2"))
+    summary_file = Path(spec) / "pretrain.json"
+    if not summary_file.is_file():
+        return f"`{spec}`"
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    sources = ", ".join(f"`{s['path']}`" for s in summary.get("sources", []))
+    return (
+        f"`{spec}`, MiniLM-L6 further pretrained as a masked language model "
+        f"({summary.get('epochs')} epochs over {summary.get('distinct_texts')} distinct texts "
+        f"from {sources}; held-out loss {summary.get('held_out_loss_before')} -> "
+        f"{summary.get('held_out_loss_after')})"
+    )
+
+
 def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     """A short Markdown model card: what it is, what it was trained on, how it scores."""
     meta = model.metadata
@@ -195,6 +231,11 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     lines.append(
         f"- {train_info.get('sentences')} sentences, {train_info.get('entities')} entities"
     )
+    train_config = meta.get("train_config") or {}
+    if train_config.get("labels"):
+        lines.append(f"- Only {', '.join(train_config['labels'])} kept; other entities are O")
+    if model.backend == "transformer":
+        lines.append(f"- Encoder: {_encoder_line(train_config.get('transformer', {}))}")
     lines += ["", "## Scores", ""]
     dev = metrics.get("dev")
     if dev:
