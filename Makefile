@@ -106,6 +106,10 @@ models/transformer-bc5cdr-train: | data
 	$(BIN)/medner train --backend transformer --train data/bc5cdr/train.tsv \
 		--dev data/bc5cdr/devel.tsv --output $@ --no-track
 
+models/crf-bc5cdr-train: | data
+	$(BIN)/medner train --train data/bc5cdr/train.tsv --dev data/bc5cdr/devel.tsv --output $@ \
+		--no-track
+
 # levers tried on NCBI devel (seed 13, against models/transformer-ncbi; docs/benchmarks.md):
 # domain-adaptive pretraining (masked LM on MTSamples and the corpora's train text, ~30 min
 # here), then the NCBI recipe from that encoder

@@ -51,12 +51,14 @@ def test_labels_keep_only_the_shared_types(
     write_jsonl(only, disease)
 
     with caplog.at_level(logging.WARNING):
-        mixed = load_documents([both, disease])
+        assert load_documents([both, disease]) and caplog.text == ""
+        mixed = load_documents([both, disease], warn_mixed=True)
     assert "disease.jsonl has no TREATMENT entities" in caplog.text
     assert {e.label for d in mixed for e in d.entities} == {"DISEASE", "TREATMENT"}
 
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        kept = load_documents([both, disease], load_config(None, ["labels=[DISEASE]"]).labels)
+        labels = load_config(None, ["labels=[DISEASE]"]).labels
+        kept = load_documents([both, disease], labels, warn_mixed=True)
     assert caplog.text == ""
     assert [d.entities for d in kept] == [d.entities for d in only] * 2

@@ -62,7 +62,7 @@ def text_blocks(texts: Sequence[str], tokenizer: Any, block: int) -> list[list[i
     ``[SEP]``; the remainder shorter than a block is dropped."""
     stream: list[int] = []
     for text in texts:
-        stream += tokenizer(text, add_special_tokens=False)["input_ids"]
+        stream += tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         stream.append(tokenizer.sep_token_id)
     body = block - 2
     return [

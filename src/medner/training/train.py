@@ -57,11 +57,14 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_documents(paths: Sequence[Path], labels: Sequence[str] | None = None) -> list[Document]:
+def load_documents(
+    paths: Sequence[Path], labels: Sequence[str] | None = None, warn_mixed: bool = False
+) -> list[Document]:
     """All documents of the given datasets, in order; with ``labels``, only those entities.
 
-    Several datasets that annotate different types are reported in a warning: a word that is O
-    in one may be an entity of a type only another annotates (``labels`` keeps the shared ones).
+    With ``warn_mixed``, datasets that annotate different types are reported in a warning: a
+    word that is O in one may be an entity of a type only another annotates (``labels`` keeps
+    the shared ones).
     """
     docs: list[Document] = []
     seen: dict[Path, set[str]] = {}
@@ -73,7 +76,7 @@ def load_documents(paths: Sequence[Path], labels: Sequence[str] | None = None) -
         keep = set(labels)
         for doc in docs:
             doc.entities = [e for e in doc.entities if e.label in keep]
-    elif len(seen) > 1:
+    elif warn_mixed and len(seen) > 1:
         union = set().union(*seen.values())
         for path, found in seen.items():
             if found and found != union:
@@ -137,7 +140,7 @@ def train(
     """
     config = config or TrainConfig()
     started = time.perf_counter()
-    train_docs = load_documents(train_paths, config.labels)
+    train_docs = load_documents(train_paths, config.labels, warn_mixed=True)
     dev_docs = load_documents(dev_paths, config.labels)
     clusters = None
     model: NerModel
