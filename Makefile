@@ -111,7 +111,7 @@ models/crf-bc5cdr-train: | data
 		--no-track
 
 # levers tried on NCBI devel (seed 13, against models/transformer-ncbi; docs/benchmarks.md):
-# domain-adaptive pretraining (masked LM on MTSamples and the corpora's train text, ~30 min
+# domain-adaptive pretraining (masked LM on MTSamples and the corpora's train text, 18 min
 # here), then the NCBI recipe from that encoder
 models/encoder-dapt: | data
 	$(BIN)/medner pretrain-encoder --output $@

@@ -200,7 +200,7 @@ def pretrain_encoder(
             done += 1
             if on_step is not None:
                 on_step(done, losses[-1])
-        if frozen:
+        if frozen and steps:
             head_loss = _held_out_loss(model, held, tokenizer, config, where)
     after = _held_out_loss(model, held, tokenizer, config, where)
     model.eval()
