@@ -121,7 +121,7 @@ models/transformer-ncbi-dapt: | models/encoder-dapt
 		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| --output $@ --no-track
 
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
-# not annotate them); 3 epochs over 2.7x the sentences: about the NCBI recipe's step count
+# not annotate them); 3 epochs over 2.4x the sentences: about the NCBI recipe's step count
 models/transformer-disease-multi: | data
 	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
 		--train data/bc5cdr/train.tsv --train data/biotext/train_sent \
