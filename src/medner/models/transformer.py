@@ -103,6 +103,11 @@ def encoder_path(spec: str) -> Path:
     return path
 
 
+def linear_schedule(steps: int, warm: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warm-up over ``warm`` steps, then linear decay to 0."""
+    return lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+
+
 def _device(spec: str) -> Any:
     import torch
 
@@ -444,9 +449,7 @@ def _train_member(
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps = config.epochs * math.ceil(len(examples) / config.batch_size)
     warm = max(1, int(steps * config.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(steps, warm))
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
     logger.info(
         "training transformer on %d sentences, %d steps, device %s", len(examples), steps, where

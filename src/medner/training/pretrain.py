@@ -25,7 +25,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from medner.errors import ConfigError
-from medner.models.transformer import BUILTIN_ENCODER, _device, encoder_path
+from medner.models.transformer import (
+    BUILTIN_ENCODER,
+    _device,
+    encoder_path,
+    linear_schedule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +186,7 @@ def pretrain_encoder(
     for params, steps, rate, frozen in phases:
         optimizer = torch.optim.AdamW(params, lr=rate, weight_decay=config.weight_decay)
         warm = max(1, int(steps * config.warmup))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear(steps, warm))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(steps, warm))
         for _ in range(steps):
             if len(order) < config.batch_size:
                 fresh = list(range(len(train)))
@@ -230,11 +235,6 @@ def pretrain_encoder(
         summary["seconds"],
     )
     return summary
-
-
-def _linear(steps: int, warm: int) -> Callable[[int], float]:
-    """Linear warm-up over ``warm`` steps, then linear decay to 0 at ``steps``."""
-    return lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
 
 
 def _round(value: float | None) -> float | None:
