@@ -5,7 +5,7 @@ read, quarantine, extract, write three datasets) and as a whole command (JVM sta
 and single-process `medner extract` over the same notes, all with the same model. Medians of
 ``--repeats`` runs.
 
-Usage: python bench/batch_throughput.py [--write docs/benchmarks.md] [--repeats 2]
+Usage: python bench/batch_throughput.py [--write docs/benchmarks.md] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -38,47 +38,57 @@ def timed(cmd: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     n = pq.ParquetFile(NOTES).metadata.num_rows
     cols = ["--id-column", "note_id", "--text-column", "transcription"]
-    jobs: dict[tuple[str, str], float] = {}
+    runs: dict[tuple[str, str], list[float]] = {}
     commands: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         model = tmpdir / "model"
         print("training the default model...", file=sys.stderr)
         train([REPO / "data/biotext/train_sent"], model)
-        for cache_name, cache in (("on (default)", None), ("off", 0)):
-            for master in ("local[1]", "local[2]"):
-                config = BatchConfig(
-                    model,
-                    tmpdir / "out",
-                    NOTES,
-                    id_column="note_id",
-                    text_column="transcription",
-                    sentence_cache=cache,
-                )
-                runs = []
-                for r in range(args.repeats):
-                    # a fresh session each run: fresh Python workers, so no model or sentence
-                    # cache survives from the previous run
-                    session = spark_session(master, {"spark.ui.enabled": "false"}, "medner-bench")
-                    session.sparkContext.setLogLevel("ERROR")
-                    runs.append(run_batch(config, session).seconds)
-                    session.stop()
+
+        def spark_run(master: str, cache: int | None) -> float:
+            # a fresh session each run: fresh Python workers, so no model or sentence cache
+            # survives from the previous run
+            config = BatchConfig(
+                model,
+                tmpdir / "out",
+                NOTES,
+                id_column="note_id",
+                text_column="transcription",
+                sentence_cache=cache,
+            )
+            session = spark_session(master, {"spark.ui.enabled": "false"}, "medner-bench")
+            session.sparkContext.setLogLevel("ERROR")
+            try:
+                return run_batch(config, session).seconds
+            finally:
+                session.stop()
+
+        def single_run(cache: int | None) -> float:
+            return timed(
+                [
+                    sys.executable,
+                    *("-m", "medner", "extract", "--model", str(model), "--input", str(NOTES)),
+                    *("--output", str(tmpdir / "e.jsonl"), "--no-progress", *cols),
+                    *("--sentence-cache", str(cache if cache is not None else 100_000)),
+                ]
+            )
+
+        # Runners interleaved within each repeat (local[1], local[2], single, local[1], ...), so
+        # a slow spell of this shared machine falls on all three, not on one runner's block.
+        for r in range(args.repeats):
+            for cache_name, cache in (("on (default)", None), ("off", 0)):
+                for runner in ("local[1]", "local[2]", SINGLE):
+                    seconds = spark_run(runner, cache) if runner != SINGLE else single_run(cache)
+                    runs.setdefault((cache_name, runner), []).append(seconds)
                     print(
-                        f"  cache {cache_name} {master} run {r + 1}: {runs[-1]:.1f} s",
+                        f"  repeat {r + 1}: cache {cache_name}, {runner}: {seconds:.1f} s",
                         file=sys.stderr,
                     )
-                jobs[(cache_name, master)] = statistics.median(runs)
-            extract_cmd = [
-                *("-m", "medner", "extract", "--model", str(model), "--input", str(NOTES)),
-                *("--output", str(tmpdir / "e.jsonl"), "--no-progress", *cols),
-                *("--sentence-cache", str(cache if cache is not None else 100_000)),
-            ]
-            single = [timed([sys.executable, *extract_cmd]) for _ in range(args.repeats)]
-            jobs[(cache_name, SINGLE)] = statistics.median(single)
         for master in ("local[1]", "local[2]"):
             commands[master] = timed(
                 [
@@ -88,9 +98,11 @@ def main() -> None:
                     *("--conf", "spark.ui.enabled=false", *cols),
                 ]
             )
+    jobs = {key: statistics.median(values) for key, values in runs.items()}
     rate = {k: n / v for k, v in jobs.items()}
     rows = [
-        f"| {cache} | {runner} | {sec:.1f} | {n / sec:,.0f} |"
+        f"| {cache} | {runner} | {sec:.1f} | {min(runs[(cache, runner)]):.1f}–"
+        f"{max(runs[(cache, runner)]):.1f} | {n / sec:,.0f} |"
         for (cache, runner), sec in jobs.items()
     ]
     ratios = []
@@ -110,15 +122,16 @@ def main() -> None:
             "## Batch extraction on Spark (all MTSamples notes)",
             "",
             *provenance("batch_throughput.py"),
-            f"{n:,} notes; the default CRF; median of {args.repeats} runs. Spark rows time"
+            f"{n:,} notes; the default CRF; median of {args.repeats} runs, the runners interleaved"
+            " within each repeat. Spark rows time"
             " `run_batch` in a freshly started session (read, quarantine, extract, write"
             " entities/notes/quarantine; Python workers start cold, JVM start excluded); the"
             " single-process row is the whole `medner extract` command. With the sentence"
             " cache off every sentence is tagged, which isolates how the extraction itself"
             " scales; on is the product default.",
             "",
-            "| sentence cache | runner | seconds | notes/s |",
-            "| --- | --- | --- | --- |",
+            "| sentence cache | runner | median seconds | range | notes/s (median) |",
+            "| --- | --- | --- | --- | --- |",
             *rows,
             "",
             *ratios,
