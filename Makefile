@@ -129,6 +129,12 @@ models/transformer-ncbi-dapt-s14: | models/encoder-dapt
 models/transformer-ncbi-dapt-x2: | models/transformer-ncbi-dapt models/transformer-ncbi-dapt-s14
 	$(BIN)/medner ensemble $| --output $@
 
+# the DAPT recipe with twice the learning rate (1e-4, often better for small encoders)
+models/transformer-ncbi-dapt-lr1e4: | models/encoder-dapt
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| \
+		--set transformer.learning_rate=1e-4 --output $@ --no-track
+
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
 # not annotate them); 3 epochs over 2.4x the sentences: about the NCBI recipe's step count
 models/transformer-disease-multi: | data
