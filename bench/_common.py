@@ -10,6 +10,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# all MTSamples notes: the input of the speed benchmarks
+NOTES = REPO / "data/mtsamples/mtsamples.parquet"
+
+
+def train_default_model(path: Path) -> Path:
+    """Train the product's default model (the CRF on BioText train) at ``path``."""
+    from medner.training.train import train
+
+    print("training the default model...", file=sys.stderr)
+    train([REPO / "data/biotext/train_sent"], path)
+    return path
 
 
 def machine() -> str:

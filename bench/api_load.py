@@ -29,11 +29,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pyarrow.parquet as pq
 
-from _common import REPO, provenance, write_section
+from _common import NOTES, provenance, train_default_model, write_section
 from medner.models import load_model
-from medner.training.train import train
 
-NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 KEY = "bench-key"
 COMPREHEND_MEDICAL_CHARS_PER_S = 40_000  # default quota quoted in the API issue
 
@@ -176,8 +174,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         model_dir = tmp / "model"
-        print("training the default model...", file=sys.stderr)
-        train([REPO / "data/biotext/train_sent"], model_dir)
+        train_default_model(model_dir)
 
         model = load_model(model_dir)
         started = time.perf_counter()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -22,12 +21,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from _common import REPO
+from _common import NOTES, train_default_model
 from medner.batch.job import BatchConfig, run_batch, spark_session
 from medner.text.sentences import split_sentences
-from medner.training.train import train
-
-NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 
 
 def events(directory: Path) -> list[dict[str, Any]]:
@@ -62,8 +58,7 @@ def main() -> None:
         model = args.model
         if model is None:
             model = tmpdir / "model"
-            print("training the default model...", file=sys.stderr)
-            train([REPO / "data/biotext/train_sent"], model)
+            train_default_model(model)
         config = BatchConfig(
             model, tmpdir / "out", NOTES, id_column="note_id", text_column="transcription"
         )

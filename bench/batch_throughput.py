@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import REPO, provenance, write_section
+from _common import NOTES, provenance, train_default_model, write_section
 from medner.batch.job import BatchConfig, run_batch, spark_session
-from medner.training.train import train
 
-NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 SINGLE = "single process (`medner extract`)"
 
 
@@ -47,8 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         model = tmpdir / "model"
-        print("training the default model...", file=sys.stderr)
-        train([REPO / "data/biotext/train_sent"], model)
+        train_default_model(model)
 
         def spark_run(master: str, cache: int | None) -> float:
             # a fresh session each run: fresh Python workers, so no model or sentence cache

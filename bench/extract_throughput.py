@@ -25,13 +25,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import REPO, provenance, write_section
+from _common import NOTES, REPO, provenance, write_section
 from baseline import train_baseline
 from medner.models import load_model
 from medner.models.tagging import sentence_token_spans
 from medner.training.train import train
 
-NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 TRAIN = REPO / "data/biotext/train_sent"
 
 
