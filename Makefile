@@ -135,6 +135,13 @@ models/transformer-ncbi-dapt-lr1e4: | models/encoder-dapt
 		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| \
 		--set transformer.learning_rate=1e-4 --output $@ --no-track
 
+# the DAPT recipe scored on devel after every epoch, keeping the best epoch's weights (devel picks
+# the epoch only; it never trains the model)
+models/transformer-ncbi-dapt-best: | models/encoder-dapt
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| \
+		--set transformer.early_stopping=10 --output $@ --no-track
+
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
 # not annotate them); 3 epochs over 2.4x the sentences: about the NCBI recipe's step count
 models/transformer-disease-multi: | data

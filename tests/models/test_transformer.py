@@ -69,12 +69,20 @@ def test_medner_train_trains_the_transformer_backend(tmp_path: Path) -> None:
     write_jsonl([make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)], corpus)
     config = load_config(
         None,
-        ["backend=transformer", "transformer.epochs=2", "transformer.device=cpu"],
+        [
+            "backend=transformer",
+            "transformer.epochs=2",
+            "transformer.device=cpu",
+            "transformer.early_stopping=2",
+        ],
     )
     result = train([corpus], tmp_path / "model", config, [corpus])
     assert (tmp_path / "model/encoder/config.json").is_file()
     assert "dev" in result.metrics
+    saved = json.loads((tmp_path / "model/config.json").read_text())
+    assert len(saved["metadata"]["epoch_selection"][0]["dev_f1_by_epoch"]) == 2
     card = (tmp_path / "model/MODEL_CARD.md").read_text()
+    assert "Early stopping on dev (seed 13): kept epoch" in card
     assert "fine-tuned MiniLM-L6 encoder" in card
     assert "- Encoder: `builtin:all-minilm-l6-v2`" in card
 
@@ -177,3 +185,24 @@ def test_separately_trained_models_combine_into_an_ensemble(
     assert again.exit_code == 2 and "exists" in again.output
     one = CliRunner().invoke(app, ["ensemble", str(tmp_path / "a"), "-o", str(tmp_path / "f")])
     assert one.exit_code == 2 and "at least two" in one.output
+
+
+def test_early_stopping_keeps_the_best_dev_epoch(docs: list[Document]) -> None:
+    from medner.evaluation.evaluate import evaluate_model
+
+    dev = docs[: len(docs) // 2]
+    # a learning rate high enough that dev F1 falls after an early peak (seeded, so it does)
+    config = FAST.model_copy(update={"epochs": 5, "early_stopping": 2, "learning_rate": 2e-3})
+    model = train_transformer(docs, config, dev=dev)
+    (record,) = model.metadata["epoch_selection"]
+    scores = record["dev_f1_by_epoch"]
+    best = record["best_epoch"]
+    assert best == scores.index(max(scores)) + 1
+    assert scores[-1] < max(scores)  # the last epoch was worse, so keeping the best matters
+    assert len(scores) == best + 2 < 5  # stopped after two epochs without a better score
+    assert evaluate_model(model, dev).scores.micro.f1 == pytest.approx(max(scores), abs=1e-6)
+
+
+def test_early_stopping_without_dev_data_is_a_clear_error(docs: list[Document]) -> None:
+    with pytest.raises(ConfigError, match="early_stopping needs dev data"):
+        train_transformer(docs, FAST.model_copy(update={"early_stopping": 2}))

@@ -75,6 +75,12 @@ class TransformerConfig(BaseModel):
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of steps with a rising LR.")
     max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
     o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
+    early_stopping: int = Field(
+        0,
+        ge=0,
+        description="Needs dev data: score it after every epoch, keep the best epoch's weights "
+        "and stop after this many epochs without a better dev F1 (0: off, keep the last epoch).",
+    )
     seed: int = 13
     ensemble: int = Field(
         1,
@@ -403,10 +409,19 @@ def train_transformer(
     docs: Sequence[Document],
     config: TransformerConfig,
     on_epoch: Callable[[int, float], None] | None = None,
+    dev: Sequence[Document] = (),
 ) -> TransformerModel:
     """Fine-tune ``config.ensemble`` members (encoder + tag head) on ``docs`` (AdamW, linear
-    warm-up and decay), member i with seed ``config.seed + i``."""
+    warm-up and decay), member i with seed ``config.seed + i``.
+
+    With ``config.early_stopping`` > 0, each member is scored on ``dev`` (strict micro F1)
+    after every epoch and keeps its best epoch's weights; the dev scores per epoch are recorded
+    in the model's metadata under ``epoch_selection``. ``dev`` never trains the model.
+    """
     from transformers import AutoTokenizer
+
+    if config.early_stopping and not dev:
+        raise ConfigError("transformer.early_stopping needs dev data to score epochs on (--dev)")
 
     where = _device(config.device)
     source = encoder_path(config.encoder)
@@ -415,15 +430,34 @@ def train_transformer(
     labels = sorted({t[2:] for _, tags in examples for t in tags if t != "O"})
     prefixes = ("B", "I", "E", "S") if config.scheme == "BIOES" else ("B", "I")
     tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
+    score: Callable[[Any, Any], float] | None = None
+    if config.early_stopping:
+        from medner.evaluation.evaluate import evaluate_model
+
+        single = config.model_copy(update={"ensemble": 1})
+
+        def dev_f1(encoder: Any, head: Any) -> float:
+            encoder.eval()
+            head.eval()
+            probe = TransformerModel([(encoder, head)], tokenizer, tags, single)
+            return evaluate_model(probe, dev).scores.micro.f1
+
+        score = dev_f1
+
     members = []
+    selection = []
     for i in range(config.ensemble):
         logger.info("training member %d of %d", i + 1, config.ensemble)
-        members.append(
-            _train_member(
-                examples, tags, tokenizer, source, config, config.seed + i, where, on_epoch
-            )
+        encoder, head, record = _train_member(
+            examples, tags, tokenizer, source, config, config.seed + i, where, on_epoch, score
         )
-    return TransformerModel(members, tokenizer, tags, config)
+        members.append((encoder, head))
+        if record:
+            selection.append(record)
+    model = TransformerModel(members, tokenizer, tags, config)
+    if selection:
+        model.metadata["epoch_selection"] = selection
+    return model
 
 
 def _train_member(
@@ -435,7 +469,10 @@ def _train_member(
     seed: int,
     where: Any,
     on_epoch: Callable[[int, float], None] | None,
-) -> tuple[Any, Any]:
+    score: Callable[[Any, Any], float] | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """One member; with ``score``, the weights of its best-scoring epoch and a record of the
+    scores per epoch (empty without)."""
     import torch
     from transformers import AutoModel
 
@@ -454,6 +491,8 @@ def _train_member(
     logger.info(
         "training transformer on %d sentences, %d steps, device %s", len(examples), steps, where
     )
+    scores: list[float] = []
+    best: tuple[int, float, tuple[dict[str, Any], dict[str, Any]]] | None = None
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         encoder.train()
@@ -496,6 +535,30 @@ def _train_member(
         )
         if on_epoch is not None:
             on_epoch(epoch, mean)
+        if score is not None:
+            f1 = score(encoder, head)
+            scores.append(round(f1, 6))
+            if best is None or f1 > best[1]:
+                best = (epoch, f1, _snapshot(encoder, head))
+            logger.info(
+                "epoch %d: dev strict F1 %.4f (best %.4f, epoch %d)", epoch, f1, best[1], best[0]
+            )
+            if epoch - best[0] >= config.early_stopping:
+                logger.info("no better dev F1 for %d epochs: stopping", config.early_stopping)
+                break
+    record: dict[str, Any] = {}
+    if best is not None:
+        encoder.load_state_dict(best[2][0])
+        head.load_state_dict(best[2][1])
+        record = {"seed": seed, "best_epoch": best[0], "dev_f1_by_epoch": scores}
     encoder.eval()
     head.eval()
-    return encoder, head
+    return encoder, head, record
+
+
+def _snapshot(encoder: Any, head: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copies of both modules' weights (a state dict alone shares the live tensors)."""
+    return (
+        {k: v.detach().clone() for k, v in encoder.state_dict().items()},
+        {k: v.detach().clone() for k, v in head.state_dict().items()},
+    )

@@ -136,7 +136,8 @@ def train(
     """Train a model on ``train_paths`` and save it to ``output``.
 
     The dev data, when given, never trains the model: it is scored after training and its
-    metrics are stored with the model (``metrics.json``) and in the model card.
+    metrics are stored with the model (``metrics.json``) and in the model card. With the
+    transformer's ``early_stopping`` set, it also picks the epoch whose weights are kept.
     """
     config = config or TrainConfig()
     started = time.perf_counter()
@@ -147,7 +148,7 @@ def train(
     if config.backend == "transformer":
         from medner.models.transformer import train_transformer
 
-        model = train_transformer(train_docs, config.transformer, on_iteration)
+        model = train_transformer(train_docs, config.transformer, on_iteration, dev_docs)
     else:
         sentences = [
             ([doc.text[s:e] for s, e in ts.tokens], ts.tags)
@@ -177,6 +178,7 @@ def train(
         metrics["dev"] = evaluation.to_dict()
         logger.info("dev strict micro F1 %.4f", evaluation.scores.micro.f1)
     model.metadata = {
+        **model.metadata,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "train": _dataset_info(train_paths, train_docs),
         "dev": _dataset_info(dev_paths, dev_docs) if dev_docs else None,
@@ -239,6 +241,12 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
         lines.append(f"- Only {', '.join(train_config['labels'])} kept; other entities are O")
     if model.backend == "transformer":
         lines.append(f"- Encoder: {_encoder_line(train_config.get('transformer', {}))}")
+    for record in meta.get("epoch_selection", []):
+        lines.append(
+            f"- Early stopping on dev (seed {record['seed']}): kept epoch {record['best_epoch']} "
+            f"of {len(record['dev_f1_by_epoch'])} scored; dev F1 by epoch "
+            + ", ".join(f"{f:.3f}" for f in record["dev_f1_by_epoch"])
+        )
     lines += ["", "## Scores", ""]
     dev = metrics.get("dev")
     if dev:
