@@ -3,9 +3,11 @@
 One job runs first to warm the JVM (class loading, code generation), as a long-running
 session would be; the second, in a fresh session, is profiled: each stage's start and length,
 and each task's length (the extraction stage's first tasks include starting the Python
-workers and loading the model). All MTSamples notes, the default CRF. Last, how many distinct
-sentences the per-worker sentence caches must tag when the notes are split by a hash of their
-text, against one cache for all.
+workers and loading the model). All MTSamples notes, the default CRF. Also the CPU seconds
+each process spent in the profiled job: the JVM by thread kind (JIT compiler, task threads,
+garbage collector, ...; read from /proc, so Linux only) and the Python workers. Last, how many
+distinct sentences the per-worker sentence caches must tag when the notes are split by a hash
+of their text, against one cache for all.
 
 Usage: python bench/batch_profile.py [--master local[2]] [--model DIR]
 """
@@ -14,11 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import tempfile
+import threading
+import time
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow.parquet as pq
 
 from _common import NOTES, train_default_model
@@ -35,6 +43,58 @@ def events(directory: Path) -> list[dict[str, Any]]:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+
+
+def jvm_threads(pid: int) -> dict[tuple[str, str], float]:
+    """CPU seconds of each thread of process ``pid``, keyed by (thread id, name)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[(tid, stat[stat.index("(") + 1 : stat.rindex(")")])] = (
+            int(fields[11]) + int(fields[12])
+        ) / tick
+    return out
+
+
+class WorkerCpu:
+    """Samples the CPU seconds of this process's Python descendants (Spark's Python workers)
+    every 0.2 s while a job runs; they may exit before it ends, so the last sample counts."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            for child in me.children(recursive=True):
+                try:
+                    if child.name() != "java":
+                        times = child.cpu_times()
+                        self.last[child.pid] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.2)
+
+    def __enter__(self) -> WorkerCpu:
+        self._thread.start()
+        time.sleep(0.5)
+        self.before = dict(self.last)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)
+        self._stop.set()
+        self._thread.join()
+
+    def spent(self) -> list[float]:
+        return sorted(v - self.before.get(pid, 0.0) for pid, v in self.last.items())
 
 
 def distinct_sentences(parts: int) -> list[int]:
@@ -77,7 +137,11 @@ def main() -> None:
         }
         session = spark_session(args.master, conf, "medner-profile")
         session.sparkContext.setLogLevel("ERROR")
-        summary = run_batch(config, session)
+        (java,) = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "java"]
+        jvm_before = jvm_threads(java)
+        with WorkerCpu() as workers:
+            summary = run_batch(config, session)
+        jvm_after = jvm_threads(java)
         session.stop()
         log = events(log_dir)
     stages = {
@@ -100,6 +164,16 @@ def main() -> None:
             f"{(stage['Completion Time'] - stage['Submission Time']) / 1000:.2f} | "
             + ", ".join(f"{t:.2f}" for t in tasks)
         )
+    kinds: Counter[str] = Counter()
+    for key, seconds in jvm_after.items():
+        kinds[re.sub(r"[\d#]+", "N", key[1])] += seconds - jvm_before.get(key, 0.0)
+    print(
+        f"CPU seconds in the profiled job: JVM {sum(kinds.values()):.1f} ("
+        + ", ".join(f"{name.strip()} {v:.1f}" for name, v in kinds.most_common() if v >= 0.1)
+        + f"); Python workers {sum(workers.spent()):.1f} ("
+        + ", ".join(f"{v:.1f}" for v in workers.spent() if v >= 0.1)
+        + ")"
+    )
     for parts in (1, 2, 4):
         counts = distinct_sentences(parts)
         print(f"distinct sentences, notes split {parts} ways: {sum(counts):,} ({counts})")
