@@ -135,8 +135,8 @@ def main() -> None:
             halves.append(tmpdir / f"half{i}.parquet")
             pq.write_table(table.filter(pa.array([h == i for h in half])), halves[i])
 
-        # Runners interleaved within each repeat (local[1], local[2], single, local[1], ...), so
-        # a slow spell of this shared machine falls on all three, not on one runner's block.
+        # Runners interleaved within each repeat (local[1], local[2], single, two, local[1], ...),
+        # so a slow spell of this shared machine falls on all four, not on one runner's block.
         for r in range(args.repeats):
             for runner in ("local[1]", "local[2]", SINGLE, TWO):
                 if runner == SINGLE:
