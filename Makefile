@@ -142,6 +142,12 @@ models/transformer-ncbi-dapt-best: | models/encoder-dapt
 		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| \
 		--set transformer.early_stopping=10 --output $@ --no-track
 
+# the same weights, decoding with abbreviations carried ("Schwartz-Jampel syndrome ( SJS )" makes
+# every later "SJS" a disease); score it with `medner evaluate --context 5` (NCBI is stored one
+# sentence per document: the 5 sentences on either side stand in for the abstract)
+models/transformer-ncbi-dapt-best-abbr: | models/transformer-ncbi-dapt-best
+	$(BIN)/medner set-decoding $| --output $@ --abbreviations
+
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
 # not annotate them); 3 epochs over 2.4x the sentences: about the NCBI recipe's step count
 models/transformer-disease-multi: | data

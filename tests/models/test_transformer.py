@@ -206,3 +206,21 @@ def test_early_stopping_keeps_the_best_dev_epoch(docs: list[Document]) -> None:
 def test_early_stopping_without_dev_data_is_a_clear_error(docs: list[Document]) -> None:
     with pytest.raises(ConfigError, match="early_stopping needs dev data"):
         train_transformer(docs, FAST.model_copy(update={"early_stopping": 2}))
+
+
+def test_abbreviations_setting_carries_a_tagged_long_form(
+    model: TransformerModel, tmp_path: Path
+) -> None:
+    from medner.models.abbreviations import carry_abbreviations
+    from medner.models.base import set_decoding
+    from medner.models.tagging import sentence_token_spans
+
+    model.save(tmp_path / "m")
+    set_decoding(tmp_path / "m", tmp_path / "abbr", abbreviations=True)
+    carrying = load_model(tmp_path / "abbr")
+    text = "Patients with diabetes mellitus ( DM ) received metformin daily . DM was stable ."
+    plain = model.predict_by_sentence(text)
+    assert ("diabetes mellitus", "DISEASE") in [(e.text, e.label) for s in plain for e in s]
+    found = carrying.predict_by_sentence(text)
+    assert found == carry_abbreviations(text, sentence_token_spans(text), plain)
+    assert ("DM", text.rindex("DM")) in [(e.text, e.start) for e in found[1]]

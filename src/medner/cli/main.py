@@ -117,6 +117,16 @@ def evaluate_cli(
         int,
         typer.Option("--bootstrap", min=0, help="Add 95% bootstrap intervals (N resamples)."),
     ] = 0,
+    context: Annotated[
+        int,
+        typer.Option(
+            "--context",
+            min=0,
+            help="Corpora stored one sentence per document, in order: give each document its N "
+            "neighbours on either side, so that abbreviations defined there are carried (a model "
+            "with abbreviations on only; see `medner set-decoding`).",
+        ),
+    ] = 0,
     track: TrackOption = True,
     run_file: Annotated[
         Path | None,
@@ -134,7 +144,9 @@ def evaluate_cli(
         documents = load_documents([data])
         with progress_bar(transient=True) as progress:
             task = progress.add_task("evaluating", total=len(documents))
-            result = evaluate_model(loaded, documents, lambda: progress.advance(task), bootstrap)
+            result = evaluate_model(
+                loaded, documents, lambda: progress.advance(task), bootstrap, context
+            )
         scores = result.to_dict()
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -505,6 +517,41 @@ def ensemble_cli(
     except MednerError as exc:
         fail(exc)
     err.print(f"wrote an ensemble of {len(models)} members to {output}")
+
+
+@app.command("set-decoding")
+def set_decoding_cli(
+    model: Annotated[Path, typer.Argument(help="Trained model directory (any backend).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    abbreviations: Annotated[
+        bool | None,
+        typer.Option(
+            "--abbreviations/--no-abbreviations",
+            help="Carry a tagged long form's label to the other mentions of the abbreviation a "
+            "note defines for it: 'chronic kidney disease (CKD)'.",
+        ),
+    ] = None,
+    o_penalty: Annotated[
+        float | None,
+        typer.Option("--o-penalty", min=0.0, help="Log-probability taken off O when decoding."),
+    ] = None,
+) -> None:
+    """Copy a trained model with other decoding settings, same weights; choose them on dev, never
+    on test."""
+    from medner.models.base import set_decoding
+
+    settings = {
+        k: v
+        for k, v in {"abbreviations": abbreviations, "o_penalty": o_penalty}.items()
+        if v is not None
+    }
+    try:
+        changed = set_decoding(model, output, **settings)
+    except MednerError as exc:
+        fail(exc)
+    for key, change in changed.items():
+        err.print(f"{key}: {change['from']} -> {change['to']}")
+    err.print(f"wrote {output}")
 
 
 @app.command("demo")

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medner.errors import ConfigError
 from medner.evaluation.metrics import (
     EntityScores,
     bootstrap_f1,
     score_entities,
     token_weighted_f1,
 )
+from medner.models.abbreviations import carries_abbreviations, carry_across_documents
 from medner.models.base import NerModel
+from medner.models.tagging import sentence_token_spans
 from medner.types import Document, Entity
 
 CONTEXT_CHARS = 60
@@ -29,6 +32,7 @@ class Evaluation:
     sentences: int
     predictions: list[list[Entity]]
     ci95: dict[str, tuple[float, float]] | None = None
+    context: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``medner evaluate --format json`` (DESIGN.md); ``ci95`` (bootstrap
@@ -36,6 +40,8 @@ class Evaluation:
         out = self.scores.to_dict()
         out["token_weighted_f1"] = round(self.token_weighted_f1, 6)
         out["sentences"] = self.sentences
+        if self.context:
+            out["context"] = self.context
         if self.ci95 is not None:
             out["ci95"] = {k: list(v) for k, v in self.ci95.items()}
         return out
@@ -46,14 +52,33 @@ def evaluate_model(
     documents: Sequence[Document],
     on_document: Callable[[], None] | None = None,
     bootstrap: int = 0,
+    context: int = 0,
 ) -> Evaluation:
     """Predict every document's entities from its raw text and score them strictly; with
-    ``bootstrap`` > 0, add 95 % bootstrap intervals of F1 over that many resamples."""
+    ``bootstrap`` > 0, add 95 % bootstrap intervals of F1 over that many resamples.
+
+    With ``context`` > 0 (a model whose decoding carries abbreviations only), each document
+    also sees the ``context`` documents before and after it, for corpora stored one sentence
+    per document in their original order: an abbreviation defined in a neighbouring sentence
+    of the same abstract is carried to this one (:mod:`medner.models.abbreviations`).
+    """
+    if context and not carries_abbreviations(model):
+        raise ConfigError(
+            "context only serves a model that carries abbreviations, and this one does not: "
+            "make a copy that does with `medner set-decoding MODEL --output DIR --abbreviations`"
+        )
     predictions: list[list[Entity]] = []
     for doc in documents:
         predictions.append(model.predict(doc.text))
         if on_document is not None:
             on_document()
+    if context:
+        predictions = carry_across_documents(
+            [d.text for d in documents],
+            [sentence_token_spans(d.text) for d in documents],
+            predictions,
+            context,
+        )
     gold = [d.entities for d in documents]
     return Evaluation(
         scores=score_entities(gold, predictions),
@@ -61,6 +86,7 @@ def evaluate_model(
         sentences=len(documents),
         predictions=predictions,
         ci95=bootstrap_f1(gold, predictions, bootstrap) if bootstrap > 0 else None,
+        context=context,
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from medner.errors import ModelLoadError
+from medner.errors import ConfigError, ModelLoadError
 from medner.types import Entity
 
 MODEL_CONFIG_FILE = "config.json"
+MODEL_CARD_FILE = "MODEL_CARD.md"
 
 # backend name -> module that defines ``load(path) -> NerModel``; imported only when used, so
 # that heavy backends (torch) never load for the CRF.
@@ -93,3 +95,51 @@ def model_version(model_dir: Path) -> str:
         digest.update(path.relative_to(model_dir).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+# Decoding settings every backend has, with the value a model saved before the setting existed
+# decodes with.
+DECODING_SETTINGS: dict[str, Any] = {"abbreviations": False, "o_penalty": None}
+
+
+def set_decoding(source: Path, output: Path, **settings: Any) -> dict[str, Any]:
+    """Copy the model at ``source`` to ``output`` with other decoding settings (``abbreviations``,
+    ``o_penalty``; the weights are untouched); return the settings changed, old and new.
+
+    Decoding settings are chosen on dev data after training, never on test. The copy's
+    ``metadata.decoding_changed`` and model card name the source and the change; its metrics
+    and card scores are still those of the source's decoding."""
+    if not settings:
+        raise ConfigError("no decoding setting to change: give --abbreviations or --o-penalty")
+    config = read_model_config(source)
+    if output.exists():
+        raise ConfigError(f"{output} exists; give a new directory")
+    unknown = [k for k in settings if k not in DECODING_SETTINGS]
+    if unknown:
+        raise ConfigError(
+            f"no decoding setting {', '.join(unknown)}; these are: {', '.join(DECODING_SETTINGS)}"
+        )
+    current = config.get("config", {})
+    # a model saved before a setting existed decodes as its default
+    changed = {
+        k: {"from": current.get(k, DECODING_SETTINGS[k]), "to": v} for k, v in settings.items()
+    }
+    shutil.copytree(source, output)
+    config["config"] = {**current, **settings}
+    metadata = config.setdefault("metadata", {}) or {}
+    config["metadata"] = metadata
+    metadata.setdefault("decoding_changed", []).append(
+        {"source": str(source), "source_version": model_version(source), "settings": changed}
+    )
+    (output / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    card = output / MODEL_CARD_FILE
+    if card.is_file():
+        lines = "\n".join(f"- `{k}`: {c['from']} -> {c['to']}" for k, c in changed.items())
+        card.write_text(
+            card.read_text(encoding="utf-8").rstrip() + "\n\n## Decoding changed after training\n\n"
+            f"Copied from `{source}` (version {model_version(source)}) by `medner set-decoding`; "
+            "the weights are the same. The scores above are the source's, before this change:\n"
+            f"{lines}\n",
+            encoding="utf-8",
+        )
+    return changed

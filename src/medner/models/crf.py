@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import medner
 from medner.errors import ModelLoadError
+from medner.models.abbreviations import carry_abbreviations
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
 from medner.models.tagging import (
@@ -71,6 +72,12 @@ class CRFConfig(BaseModel):
         "never on test).",
     )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    abbreviations: bool = Field(
+        False,
+        description="Decoding: carry the label of a tagged long form to the other mentions of "
+        "the abbreviation a note defines for it, 'chronic kidney disease (CKD)' (see "
+        "medner.models.abbreviations).",
+    )
 
 
 def read_clusters(path: Path) -> dict[str, str]:
@@ -247,7 +254,8 @@ class CRFModel:
         """
         cache = self._sentence_cache
         out: list[list[Entity]] = []
-        for tokens in sentence_token_spans(text):
+        sentences = sentence_token_spans(text)
+        for tokens in sentences:
             words = [text[s:e] for s, e in tokens]
             if self.sentence_cache_size:
                 key = "\x00".join(words)
@@ -260,6 +268,8 @@ class CRFModel:
             else:
                 spans = self._tag_words(words)
             out.append(spans_to_entities(text, tokens, spans) if spans else [])
+        if self.config.abbreviations:
+            return carry_abbreviations(text, sentences, out)
         return out
 
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import medner
 from medner.errors import ConfigError, ModelLoadError
+from medner.models.abbreviations import carry_abbreviations
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.crf import PosteriorDecoder
 from medner.models.onnxrt import (
@@ -75,6 +76,12 @@ class TransformerConfig(BaseModel):
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of steps with a rising LR.")
     max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
     o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
+    abbreviations: bool = Field(
+        False,
+        description="Decoding: carry the label of a tagged long form to the other mentions of "
+        "the abbreviation a note defines for it, 'chronic kidney disease (CKD)' (see "
+        "medner.models.abbreviations).",
+    )
     early_stopping: int = Field(
         0,
         ge=0,
@@ -260,10 +267,13 @@ class TransformerModel:
         """Entities of one note, grouped by sentence."""
         token_lists = sentence_token_spans(text)
         spans = self._tag_sentences([[text[s:e] for s, e in t] for t in token_lists])
-        return [
+        out = [
             spans_to_entities(text, tokens, found) if found else []
             for tokens, found in zip(token_lists, spans, strict=True)
         ]
+        if self.config.abbreviations:
+            return carry_abbreviations(text, token_lists, out)
+        return out
 
     def predict(self, text: str) -> list[Entity]:
         """Entities of one note."""

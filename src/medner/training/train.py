@@ -21,7 +21,7 @@ from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
-from medner.models.base import NerModel
+from medner.models.base import MODEL_CARD_FILE, NerModel
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
 from medner.training.config import TrainConfig
@@ -30,7 +30,6 @@ from medner.types import Document
 logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
-CARD_FILE = "MODEL_CARD.md"
 ENVIRONMENT_FILE = "environment.json"
 BUILTIN_CLUSTERS = "word_clusters.tsv"
 _PACKAGES = ("python-crfsuite", "numpy", "pydantic", "pyarrow", "typer", "rich")
@@ -191,7 +190,7 @@ def train(
     (output / ENVIRONMENT_FILE).write_text(
         json.dumps(environment_snapshot(), indent=2) + "\n", encoding="utf-8"
     )
-    (output / CARD_FILE).write_text(model_card(model, metrics), encoding="utf-8")
+    (output / MODEL_CARD_FILE).write_text(model_card(model, metrics), encoding="utf-8")
     return TrainResult(model=model, output=output, metrics=metrics, seconds=seconds)
 
 
