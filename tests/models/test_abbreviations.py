@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from medner.cli.main import app
@@ -162,3 +165,51 @@ def test_set_decoding_cli(tmp_path: Path, tiny_model: CRFModel) -> None:
     assert result.exit_code != 0
     assert "no decoding setting" in result.output
     assert "Traceback" not in result.output
+
+
+WORDS = ["chronic", "kidney", "disease", "(", ")", "CKD", "CKD2", "k", "d", ".", "and", "DM"]
+
+
+@given(
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3)), max_size=6),
+)
+def test_carrying_only_adds_valid_non_overlapping_entities(
+    words: list[str], spans: list[tuple[int, int]]
+) -> None:
+    definition = "Chronic kidney disease ( CKD ) ."
+    text = definition + "\n\n" + " ".join(words)
+    sentences = sentence_token_spans(text)
+    assert text[sentences[0][0][0] : sentences[0][-1][1]] == definition
+    # the first sentence's long form is tagged; arbitrary non-overlapping token spans of the
+    # others are the model's other entities
+    found: list[list[Entity]] = [[Entity(0, 22, "Chronic kidney disease", "DISEASE", 0.9)]]
+    for tokens in sentences[1:]:
+        mine: list[Entity] = []
+        for first, length in spans:
+            if first >= len(tokens):
+                continue
+            last = min(len(tokens) - 1, first + length)
+            a, b = tokens[first][0], tokens[last][1]
+            if all(b <= e.start or e.end <= a for e in mine):
+                mine.append(Entity(a, b, text[a:b], "DISEASE", 0.5))
+        found.append(sorted(mine, key=lambda e: e.start))
+    carried = carry_abbreviations(text, sentences, found)
+    assert len(carried) == len(found)
+    free = [
+        a
+        for tokens, before in zip(sentences, found, strict=True)
+        for a, b in tokens
+        if text[a:b] == "CKD" and not any(e.start < b and a < e.end for e in before)
+    ]
+    assert sorted(e.start for s in carried for e in s if e.text == "CKD") == sorted(
+        free + [e.start for s in found for e in s if e.text == "CKD"]
+    )
+    for before, after, tokens in zip(found, carried, sentences, strict=True):
+        assert set(before) <= set(after)
+        starts, ends = {a for a, _ in tokens}, {b for _, b in tokens}
+        for e in after:
+            assert text[e.start : e.end] == e.text
+            assert e.start in starts and e.end in ends
+        for left, right in itertools.pairwise(after):
+            assert left.end <= right.start
