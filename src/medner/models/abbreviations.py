@@ -5,8 +5,9 @@ both times, but a model that tags one sentence at a time cannot know that the se
 one. With the decoding setting ``abbreviations`` on, a model finds each definition, a long form
 followed by its short form in parentheses, as in Schwartz & Hearst (2003): the short form is
 2-10 characters in at most two words, starts with a letter or digit and holds a letter; its
-letters and digits appear in order in the long form, the first at the start of a word; and the
-long form is at most min(len + 5, 2 x len) words of the short form. When the model tagged the
+letters and digits appear in order in the long form, the first of them at the start of a word;
+and the long form is at most min(n + 5, 2n) words, n being the short form's length in
+characters. When the model tagged the
 long form (an entity of the same sentence ending right before the parenthesis and starting
 inside the long form), every mention of the short form in the note that no entity covers,
 token-aligned and inside one sentence, the definition's own parenthesis included, becomes an
