@@ -7,11 +7,11 @@ followed by its short form in parentheses, as in Schwartz & Hearst (2003): the s
 2-10 characters in at most two words, starts with a letter or digit and holds a letter; its
 letters and digits appear in order in the long form, the first of them at the start of a word;
 and the long form is at most min(n + 5, 2n) words, n being the short form's length in
-characters. When the model tagged the
-long form (an entity of the same sentence ending right before the parenthesis and starting
-inside the long form), every mention of the short form in the note that no entity covers,
-token-aligned and inside one sentence, the definition's own parenthesis included, becomes an
-entity of that label with the long form's confidence. Nothing is ever removed.
+characters. When the model tagged the long form (an entity of the same sentence ending right
+before the parenthesis and starting inside the long form), every mention of the short form in
+the note that no entity covers, token-aligned and inside one sentence, the definition's own
+parenthesis included, becomes an entity of that label with the long form's confidence.
+Nothing is ever removed.
 
 Corpora split into one document per sentence (NCBI-disease, BC5CDR) lose the abstract around
 each sentence; :func:`carry_across_documents` gives each document its neighbours as context,
@@ -158,13 +158,12 @@ def carry_across_documents(
             offset += len(texts[j]) + 1
         carried = carry_abbreviations("\n".join(texts[lo:hi]), joined_tokens, joined_entities)
         shift = sum(len(texts[j]) + 1 for j in range(lo, i))
-        mine = [
-            Entity(e.start - shift, e.end - shift, e.text, e.label, e.confidence)
-            for k in target
-            for e in carried[k]
-        ]
-        # entities a sentence split left outside every sentence are kept as they were
-        kept = {e.key for e in mine}
-        mine += [e for e in predictions[i] if (e.start, e.end, e.label) not in kept]
-        out.append(sorted(set(mine), key=lambda e: (e.start, e.end)))
+        # a model's entities lie inside its sentences, so the target's sentences hold them all
+        out.append(
+            [
+                Entity(e.start - shift, e.end - shift, e.text, e.label, e.confidence)
+                for k in target
+                for e in carried[k]
+            ]
+        )
     return out

@@ -124,12 +124,12 @@ def set_decoding(source: Path, output: Path, **settings: Any) -> dict[str, Any]:
     changed = {
         k: {"from": current.get(k, DECODING_SETTINGS[k]), "to": v} for k, v in settings.items()
     }
+    version = model_version(source)
     shutil.copytree(source, output)
     config["config"] = {**current, **settings}
-    metadata = config.setdefault("metadata", {}) or {}
-    config["metadata"] = metadata
+    metadata = config["metadata"] = config.get("metadata") or {}
     metadata.setdefault("decoding_changed", []).append(
-        {"source": str(source), "source_version": model_version(source), "settings": changed}
+        {"source": str(source), "source_version": version, "settings": changed}
     )
     (output / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     card = output / MODEL_CARD_FILE
@@ -137,7 +137,7 @@ def set_decoding(source: Path, output: Path, **settings: Any) -> dict[str, Any]:
         lines = "\n".join(f"- `{k}`: {c['from']} -> {c['to']}" for k, c in changed.items())
         card.write_text(
             card.read_text(encoding="utf-8").rstrip() + "\n\n## Decoding changed after training\n\n"
-            f"Copied from `{source}` (version {model_version(source)}) by `medner set-decoding`; "
+            f"Copied from `{source}` (version {version}) by `medner set-decoding`; "
             "the weights are the same. The scores above are the source's, before this change:\n"
             f"{lines}\n",
             encoding="utf-8",
