@@ -28,6 +28,12 @@ from medner.types import Entity
 
 Tokens = Sequence[tuple[int, int]]
 
+# the description of the ``abbreviations`` setting both backends' configs have
+ABBREVIATIONS_SETTING = (
+    "Decoding: carry the label of a tagged long form to the other mentions of the abbreviation "
+    "a note defines for it, 'chronic kidney disease (CKD)' (see medner.models.abbreviations)."
+)
+
 
 def carries_abbreviations(model: Any) -> bool:
     """Whether a loaded model's decoding carries abbreviations (its ``abbreviations`` setting)."""

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import medner
 from medner.errors import ModelLoadError
-from medner.models.abbreviations import carry_abbreviations
+from medner.models.abbreviations import ABBREVIATIONS_SETTING, carry_abbreviations
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
 from medner.models.tagging import (
@@ -72,12 +72,7 @@ class CRFConfig(BaseModel):
         "never on test).",
     )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
-    abbreviations: bool = Field(
-        False,
-        description="Decoding: carry the label of a tagged long form to the other mentions of "
-        "the abbreviation a note defines for it, 'chronic kidney disease (CKD)' (see "
-        "medner.models.abbreviations).",
-    )
+    abbreviations: bool = Field(False, description=ABBREVIATIONS_SETTING)
 
 
 def read_clusters(path: Path) -> dict[str, str]:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import medner
 from medner.errors import ConfigError, ModelLoadError
-from medner.models.abbreviations import carry_abbreviations
+from medner.models.abbreviations import ABBREVIATIONS_SETTING, carry_abbreviations
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.crf import PosteriorDecoder
 from medner.models.onnxrt import (
@@ -76,12 +76,7 @@ class TransformerConfig(BaseModel):
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of steps with a rising LR.")
     max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
     o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
-    abbreviations: bool = Field(
-        False,
-        description="Decoding: carry the label of a tagged long form to the other mentions of "
-        "the abbreviation a note defines for it, 'chronic kidney disease (CKD)' (see "
-        "medner.models.abbreviations).",
-    )
+    abbreviations: bool = Field(False, description=ABBREVIATIONS_SETTING)
     early_stopping: int = Field(
         0,
         ge=0,
