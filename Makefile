@@ -148,6 +148,18 @@ models/transformer-ncbi-dapt-best: | models/encoder-dapt
 models/transformer-ncbi-dapt-best-abbr: | models/transformer-ncbi-dapt-best
 	$(BIN)/medner set-decoding $| --output $@ --abbreviations
 
+# the DAPT recipe reading up to 32 words of the neighbouring sentences on either side of each
+# sentence (untagged context; NCBI, one sentence per document, is read as running text in file
+# order); score it with `medner evaluate --context 5`, as the abstract's neighbours. Then the same
+# weights carrying abbreviations
+models/transformer-ncbi-dapt-ctx: | models/encoder-dapt
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$| \
+		--set transformer.context_words=32 --set transformer.early_stopping=10 --output $@ --no-track
+
+models/transformer-ncbi-dapt-ctx-abbr: | models/transformer-ncbi-dapt-ctx
+	$(BIN)/medner set-decoding $| --output $@ --abbreviations
+
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does
 # not annotate them); 3 epochs over 2.4x the sentences: about the NCBI recipe's step count
 models/transformer-disease-multi: | data

@@ -224,3 +224,95 @@ def test_abbreviations_setting_carries_a_tagged_long_form(
     found = carrying.predict_by_sentence(text)
     assert found == carry_abbreviations(text, sentence_token_spans(text), plain)
     assert ("DM", text.rindex("DM")) in [(e.text, e.start) for e in found[1]]
+
+
+def test_context_windows_read_neighbouring_words_within_reach() -> None:
+    from medner.models.transformer import _with_context
+
+    sentences = [["a", "b"], ["c", "d", "e"], ["f"]]
+    assert list(_with_context(sentences, 96, 0)) == [
+        (0, 0, ["a", "b"], [], []),
+        (1, 0, ["c", "d", "e"], [], []),
+        (2, 0, ["f"], [], []),
+    ]
+    # one note: up to 2 words on either side, across its sentences
+    assert [(b, w, a) for _, _, w, b, a in _with_context(sentences, 96, 2)] == [
+        ([], ["a", "b"], ["c", "d"]),
+        (["a", "b"], ["c", "d", "e"], ["f"]),
+        (["d", "e"], ["f"], []),
+    ]
+    # long sentences in windows of 2 words: each window reads the words around it
+    assert [(k, i, w, b, a) for k, i, w, b, a in _with_context([["a", "b", "c"]], 2, 1)] == [
+        (0, 0, ["a", "b"], [], ["c"]),
+        (0, 2, ["c"], ["b"], []),
+    ]
+    # documents (groups) read only those at most `reach` away
+    groups = [0, 1, 2]
+    assert [(b, a) for *_, b, a in _with_context(sentences, 96, 5, groups, 0)] == [
+        ([], []),
+        ([], []),
+        ([], []),
+    ]
+    assert [(b, a) for *_, b, a in _with_context(sentences, 96, 5, groups, 1)] == [
+        ([], ["c", "d", "e"]),
+        (["a", "b"], ["f"]),
+        (["c", "d", "e"], []),
+    ]
+    with pytest.raises(ValueError, match="must not decrease"):
+        list(_with_context(sentences, 96, 1, [1, 0, 2], 1))
+
+
+def test_training_tags_only_the_window_not_its_context() -> None:
+    from medner.models.transformer import _examples
+
+    docs = [make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES[:2])]
+    plain = _examples(docs, "BIO", 96, 0)
+    framed = _examples(docs, "BIO", 96, 3)
+    assert [(w, t) for w, t, _ in framed] != [(w, t) for w, t, _ in plain]
+    for (words, tags, skip), (own, own_tags, none) in zip(framed, plain, strict=True):
+        assert none == 0 and tags == own_tags
+        assert words[skip : skip + len(tags)] == own
+    assert framed[0][0][-3:] == ["Asthma", "was", "treated"] and framed[0][2] == 0
+    assert framed[1][0][:3] == ["metformin", "daily", "."] and framed[1][2] == 3
+
+
+CUES = {"DISEASE": "The diagnosis follows .", "TREATMENT": "The prescription follows ."}
+NONCE = ["zorblax", "quimet", "tarvin", "belosk", "drupane", "kelvox"]
+
+
+def _cued_documents() -> list[Document]:
+    """Pairs of one-sentence documents where only the first says what the second's nonce
+    word is: no model that reads a sentence alone can tag them all."""
+    docs = []
+    for i, word in enumerate(NONCE * 2):
+        label = "DISEASE" if (i + i // len(NONCE)) % 2 == 0 else "TREATMENT"
+        docs.append(make_document(2 * i, CUES[label], []))
+        docs.append(make_document(2 * i + 1, f"The patient has {word} now .", [(word, label)]))
+    return docs
+
+
+def test_context_words_learn_from_the_neighbouring_sentence(tmp_path: Path) -> None:
+    from medner.data import write_jsonl
+    from medner.evaluation.evaluate import evaluate_model
+
+    docs = _cued_documents()
+    corpus = tmp_path / "cued.jsonl"
+    write_jsonl(docs, corpus)
+    settings = {"context_words": 6, "epochs": 25, "learning_rate": 3e-4, "batch_size": 6}
+    overrides = ["backend=transformer", "transformer.device=cpu", "transformer.warmup=0.0"]
+    config = load_config(None, overrides + [f"transformer.{k}={v}" for k, v in settings.items()])
+    result = train([corpus], tmp_path / "m", config, [corpus])
+    model = result.model
+    # dev, one sentence per document, is read as running text: every entity is found
+    assert result.metrics["dev"]["micro"]["f1"] == 1.0
+    assert result.metrics["dev"]["context"] == len(docs)
+    card = (tmp_path / "m/MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Reads up to 6 words" in card and "read as running text" in card
+    assert evaluate_model(model, docs, context=1).scores.micro.f1 == 1.0
+    # alone, the same sentence cannot say which label: at most one of the two readings is right
+    assert evaluate_model(model, docs).scores.micro.f1 < 0.8
+    # in one note, the earlier sentence is the context; the setting is saved with the model
+    loaded = load_model(tmp_path / "m")
+    for label, cue in CUES.items():
+        note = f"{cue} The patient has quimet now ."
+        assert [(e.text, e.label) for e in loaded.predict(note)] == [("quimet", label)]

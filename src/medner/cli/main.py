@@ -123,8 +123,9 @@ def evaluate_cli(
             "--context",
             min=0,
             help="Corpora stored one sentence per document, in order: give each document its N "
-            "neighbours on either side, so that abbreviations defined there are carried (a model "
-            "with abbreviations on only; see `medner set-decoding`).",
+            "neighbours on either side, as the rest of its note: a transformer trained with "
+            "context_words reads their words, and abbreviations defined there are carried by a "
+            "model with abbreviations on (see `medner set-decoding`). Other models: an error.",
         ),
     ] = 0,
     track: TrackOption = True,

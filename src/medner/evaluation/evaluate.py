@@ -57,22 +57,31 @@ def evaluate_model(
     """Predict every document's entities from its raw text and score them strictly; with
     ``bootstrap`` > 0, add 95 % bootstrap intervals of F1 over that many resamples.
 
-    With ``context`` > 0 (a model whose decoding carries abbreviations only), each document
-    also sees the ``context`` documents before and after it, for corpora stored one sentence
-    per document in their original order: an abbreviation defined in a neighbouring sentence
+    With ``context`` > 0 (a model that reads neighbouring sentences or carries abbreviations
+    only), each document also sees the ``context`` documents before and after it, for corpora
+    stored one sentence per document in their original order: a transformer with
+    ``context_words`` reads their words, and an abbreviation defined in a neighbouring sentence
     of the same abstract is carried to this one (:mod:`medner.models.abbreviations`).
     """
-    if context and not carries_abbreviations(model):
+    reads = reads_context(model)
+    if context and not reads and not carries_abbreviations(model):
         raise ConfigError(
-            "context only serves a model that carries abbreviations, and this one does not: "
-            "make a copy that does with `medner set-decoding MODEL --output DIR --abbreviations`"
+            "context only serves a model that reads neighbouring sentences or carries "
+            "abbreviations, and this one does neither: make a copy that carries abbreviations "
+            "with `medner set-decoding MODEL --output DIR --abbreviations`"
         )
     predictions: list[list[Entity]] = []
-    for doc in documents:
-        predictions.append(model.predict(doc.text))
+    if context and reads:
+        predictions = model.predict_documents([d.text for d in documents], context)  # type: ignore[attr-defined]
         if on_document is not None:
-            on_document()
-    if context:
+            for _ in documents:
+                on_document()
+    else:
+        for doc in documents:
+            predictions.append(model.predict(doc.text))
+            if on_document is not None:
+                on_document()
+    if context and not reads:
         predictions = carry_across_documents(
             [d.text for d in documents],
             [sentence_token_spans(d.text) for d in documents],
@@ -88,6 +97,13 @@ def evaluate_model(
         ci95=bootstrap_f1(gold, predictions, bootstrap) if bootstrap > 0 else None,
         context=context,
     )
+
+
+def reads_context(model: NerModel) -> bool:
+    """Whether ``model`` reads the words of neighbouring sentences (a transformer trained with
+    ``context_words``)."""
+    config = getattr(model, "config", None)
+    return bool(getattr(config, "context_words", 0)) and hasattr(model, "predict_documents")
 
 
 def _context(text: str, start: int, end: int) -> str:

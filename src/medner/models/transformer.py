@@ -15,6 +15,7 @@ fine-tuned encoder and its tokenizer, Hugging Face format) and ``head.pt`` (the 
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -30,7 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import medner
 from medner.errors import ConfigError, ModelLoadError
-from medner.models.abbreviations import ABBREVIATIONS_SETTING, carry_abbreviations
+from medner.models.abbreviations import (
+    ABBREVIATIONS_SETTING,
+    carry_abbreviations,
+    carry_across_documents,
+)
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.crf import PosteriorDecoder
 from medner.models.onnxrt import (
@@ -75,6 +80,15 @@ class TransformerConfig(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of steps with a rising LR.")
     max_words: int = Field(96, ge=8, description="Longer sentences are tagged in windows.")
+    context_words: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Words of the neighbouring sentences read with each sentence (up to this "
+        "many on either side; they are not tagged from that window). In a note they are its "
+        "other sentences; in training, the corpus read as running text in file order. 0: "
+        "each sentence alone.",
+    )
     o_penalty: float = Field(0.0, ge=0, description="Decoding: log-probability taken off O.")
     abbreviations: bool = Field(False, description=ABBREVIATIONS_SETTING)
     early_stopping: int = Field(
@@ -126,6 +140,50 @@ def _device(spec: str) -> Any:
 
 def _windows(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(n, i + size)) for i in range(0, n, size)] or [(0, 0)]
+
+
+def _with_context(
+    sentences: Sequence[Sequence[str]],
+    size: int,
+    width: int,
+    groups: Sequence[int] | None = None,
+    reach: int = 0,
+) -> Iterator[tuple[int, int, list[str], list[str], list[str]]]:
+    """``(sentence, first word, window words, words before, words after)`` for each window of
+    at most ``size`` words of each sentence, in order. The context is up to ``width`` words on
+    either side from the running text of all sentences, limited to sentences whose group is at
+    most ``reach`` from the window's own (no ``groups``: all sentences are one group)."""
+    flat: list[str] = [w for words in sentences for w in words]
+    starts: list[int] = []
+    at = 0
+    for words in sentences:
+        starts.append(at)
+        at += len(words)
+    # the word range each window may read: the words of the groups within reach of its own
+    group_of: Sequence[int] = [0] * len(sentences) if groups is None else groups
+    keys: list[int] = []  # distinct groups, in order (they never decrease)
+    first_word: list[int] = []
+    last_word: list[int] = []
+    for k, g in enumerate(group_of):
+        if not keys or g != keys[-1]:
+            if keys and g < keys[-1]:
+                raise ValueError("sentence groups must not decrease")
+            keys.append(g)
+            first_word.append(starts[k])
+            last_word.append(starts[k])
+        last_word[-1] = starts[k] + len(sentences[k])
+    for k, words in enumerate(sentences):
+        g = group_of[k]
+        if groups is None:
+            lo, hi = 0, len(flat)
+        else:
+            lo = first_word[bisect.bisect_left(keys, g - reach)]
+            hi = last_word[bisect.bisect_right(keys, g + reach) - 1]
+        for a, b in _windows(len(words), size):
+            a0, b0 = starts[k] + a, starts[k] + b
+            before = flat[max(lo, a0 - width) : a0] if width else []
+            after = flat[b0 : min(hi, b0 + width)] if width else []
+            yield k, a, list(words[a:b]), before, after
 
 
 class TransformerModel:
@@ -230,13 +288,19 @@ class TransformerModel:
                 .numpy()
             )
 
-    def _tag_sentences(self, sentences: list[list[str]]) -> list[list[TokenSpan]]:
+    def _tag_sentences(
+        self, sentences: list[list[str]], groups: Sequence[int] | None = None, reach: int = 0
+    ) -> list[list[TokenSpan]]:
+        """Tag each sentence; sentences are in reading order. With ``context_words``, each
+        window also reads the words around it, from sentences whose group (document) is at most
+        ``reach`` groups away from its own (``groups`` None: one note, every sentence)."""
         pieces: list[list[str]] = []
-        owners: list[tuple[int, int]] = []
-        for k, words in enumerate(sentences):
-            for start, end in _windows(len(words), self.config.max_words):
-                pieces.append(words[start:end])
-                owners.append((k, start))
+        owners: list[tuple[int, int, int]] = []  # sentence, first word, context words before
+        for k, _, words, before, after in _with_context(
+            sentences, self.config.max_words, self.config.context_words, groups, reach
+        ):
+            pieces.append(before + words + after)
+            owners.append((k, len(words), len(before)))
         # batches of similar length pad little; results go back in sentence and window order
         by_length = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
         piece_tables: list[list[list[float]]] = [[] for _ in pieces]
@@ -246,8 +310,8 @@ class TransformerModel:
             for j, table in zip(chosen, found, strict=True):
                 piece_tables[j] = table
         tables: list[list[list[float]]] = [[] for _ in sentences]
-        for (k, _), table in zip(owners, piece_tables, strict=True):
-            tables[k].extend(table)
+        for (k, size, skip), table in zip(owners, piece_tables, strict=True):
+            tables[k].extend(table[skip : skip + size])
         result: list[list[TokenSpan]] = []
         for table in tables:
             if not table:
@@ -273,6 +337,28 @@ class TransformerModel:
     def predict(self, text: str) -> list[Entity]:
         """Entities of one note."""
         return [e for sentence in self.predict_by_sentence(text) for e in sentence]
+
+    def predict_documents(self, texts: Sequence[str], context: int) -> list[list[Entity]]:
+        """Entities of each document, each read with the ``context`` documents on either side
+        (``context_words`` of their text, and abbreviations carried when the model does): for
+        corpora stored one sentence per document in their original order."""
+        token_lists = [sentence_token_spans(text) for text in texts]
+        sentences, groups = [], []
+        for g, (text, tokens) in enumerate(zip(texts, token_lists, strict=True)):
+            for t in tokens:
+                sentences.append([text[s:e] for s, e in t])
+                groups.append(g)
+        spans = iter(self._tag_sentences(sentences, groups, context))
+        out: list[list[Entity]] = []
+        for text, tokens in zip(texts, token_lists, strict=True):
+            out.append([])
+            for t in tokens:
+                found = next(spans)
+                if found:
+                    out[-1].extend(spans_to_entities(text, t, found))
+        if self.config.abbreviations:
+            return carry_across_documents(list(texts), token_lists, out, context)
+        return out
 
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
         """Entities of each note, lazily."""
@@ -397,16 +483,23 @@ def _cuda_available() -> bool:
     return gpus.is_dir() and any(gpus.iterdir())
 
 
-def _examples(
-    docs: Sequence[Document], scheme: str, size: int
-) -> list[tuple[list[str], list[str]]]:
-    examples = []
+Example = tuple[list[str], list[str], int]  # words read, tags of the window, where it starts
+
+
+def _examples(docs: Sequence[Document], scheme: str, size: int, width: int) -> list[Example]:
+    """Training windows of at most ``size`` tagged words, each with up to ``width`` untagged
+    words of the running text (all documents' sentences in order) on either side."""
+    words, tags = [], []
     for doc in docs:
         for ts in encode_document(doc, scheme):
-            words = [doc.text[s:e] for s, e in ts.tokens]
-            for start, end in _windows(len(words), size):
-                if end > start:
-                    examples.append((words[start:end], ts.tags[start:end]))
+            words.append([doc.text[s:e] for s, e in ts.tokens])
+            tags.append(ts.tags)
+    examples = []
+    for k, first, window, before, after in _with_context(words, size, width):
+        if window:
+            examples.append(
+                (before + window + after, tags[k][first : first + len(window)], len(before))
+            )
     return examples
 
 
@@ -431,8 +524,8 @@ def train_transformer(
     where = _device(config.device)
     source = encoder_path(config.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    examples = _examples(docs, config.scheme, config.max_words)
-    labels = sorted({t[2:] for _, tags in examples for t in tags if t != "O"})
+    examples = _examples(docs, config.scheme, config.max_words, config.context_words)
+    labels = sorted({t[2:] for _, tags, _ in examples for t in tags if t != "O"})
     prefixes = ("B", "I", "E", "S") if config.scheme == "BIOES" else ("B", "I")
     tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
     score: Callable[[Any, Any], float] | None = None
@@ -445,7 +538,9 @@ def train_transformer(
             encoder.eval()
             head.eval()
             probe = TransformerModel([(encoder, head)], tokenizer, tags, single)
-            return evaluate_model(probe, dev).scores.micro.f1
+            # with context, dev is read as running text, as training reads its corpus
+            reach = len(dev) if config.context_words else 0
+            return evaluate_model(probe, dev, context=reach).scores.micro.f1
 
         score = dev_f1
 
@@ -466,7 +561,7 @@ def train_transformer(
 
 
 def _train_member(
-    examples: list[tuple[list[str], list[str]]],
+    examples: list[Example],
     tags: list[str],
     tokenizer: Any,
     source: Path,
@@ -507,7 +602,7 @@ def _train_member(
         for i in range(0, len(examples), config.batch_size):
             chunk = examples[i : i + config.batch_size]
             batch = tokenizer(
-                [words for words, _ in chunk],
+                [words for words, _, _ in chunk],
                 is_split_into_words=True,
                 truncation=True,
                 max_length=512,
@@ -515,12 +610,14 @@ def _train_member(
                 return_tensors="pt",
             )
             targets = torch.full(batch["input_ids"].shape, -100, dtype=torch.long)
-            for row, (_, word_tags) in enumerate(chunk):
+            for row, (_, word_tags, skip) in enumerate(chunk):
                 seen: set[int] = set()
                 for position, word in enumerate(batch.word_ids(row)):
-                    if word is not None and word not in seen:
-                        seen.add(word)
-                        targets[row, position] = index[word_tags[word]]
+                    if word is None or word in seen:
+                        continue
+                    seen.add(word)
+                    if skip <= word < skip + len(word_tags):  # context words are not tagged
+                        targets[row, position] = index[word_tags[word - skip]]
             batch = batch.to(where)
             logits = head(encoder(**batch).last_hidden_state)
             loss = loss_fn(logits.view(-1, len(tags)), targets.to(where).view(-1))

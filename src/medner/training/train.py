@@ -20,7 +20,7 @@ import medner
 from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
-from medner.evaluation.evaluate import evaluate_model
+from medner.evaluation.evaluate import evaluate_model, reads_context
 from medner.models.base import MODEL_CARD_FILE, NerModel
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
@@ -171,7 +171,9 @@ def train(
         def on_document() -> None:
             tagged[1] = time.perf_counter()
 
-        evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000)
+        # a model that reads neighbouring sentences reads dev as running text, as in training
+        reach = len(dev_docs) if reads_context(model) else 0
+        evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000, context=reach)
         tokens = sum(len(t) for d in dev_docs for t in sentence_token_spans(d.text))
         metrics["dev_tokens_per_second"] = round(tokens / max(1e-9, tagged[1] - tagged[0]))
         metrics["dev"] = evaluation.to_dict()
@@ -239,7 +241,14 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     if train_config.get("labels"):
         lines.append(f"- Only {', '.join(train_config['labels'])} kept; other entities are O")
     if model.backend == "transformer":
-        lines.append(f"- Encoder: {_encoder_line(train_config.get('transformer', {}))}")
+        transformer = train_config.get("transformer", {})
+        lines.append(f"- Encoder: {_encoder_line(transformer)}")
+        if transformer.get("context_words"):
+            lines.append(
+                f"- Reads up to {transformer['context_words']} words of the neighbouring "
+                "sentences on either side of each sentence (untagged context; the training "
+                "corpus read as running text in file order)"
+            )
     for record in meta.get("epoch_selection", []):
         lines.append(
             f"- Early stopping on dev (seed {record['seed']}): kept epoch {record['best_epoch']} "
@@ -250,7 +259,8 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     dev = metrics.get("dev")
     if dev:
         lines += [
-            "Strict entity-level scores (exact start, end and label) on the dev data:",
+            "Strict entity-level scores (exact start, end and label) on the dev data"
+            + (", read as running text (documents in file order):" if dev.get("context") else ":"),
             "",
             "| label | precision | recall | F1 (95 % CI) | support |",
             "| --- | --- | --- | --- | --- |",
