@@ -16,6 +16,7 @@ fine-tuned encoder and its tokenizer, Hugging Face format) and ``head.pt`` (the 
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import logging
 import math
@@ -153,15 +154,16 @@ def _with_context(
     at most ``size`` words of each sentence, in order. The context is up to ``width`` words on
     either side from the running text of all sentences, limited to sentences whose group is at
     most ``reach`` from the window's own (no ``groups``: all sentences are one group)."""
+    if not width:
+        for k, words in enumerate(sentences):
+            for a, b in _windows(len(words), size):
+                yield k, a, list(words[a:b]), [], []
+        return
     flat: list[str] = [w for words in sentences for w in words]
-    starts: list[int] = []
-    at = 0
-    for words in sentences:
-        starts.append(at)
-        at += len(words)
-    # the word range each window may read: the words of the groups within reach of its own
+    starts = list(itertools.accumulate((len(words) for words in sentences), initial=0))
+    # the words of each group (document): groups never decrease along the text
     group_of: Sequence[int] = [0] * len(sentences) if groups is None else groups
-    keys: list[int] = []  # distinct groups, in order (they never decrease)
+    keys: list[int] = []
     first_word: list[int] = []
     last_word: list[int] = []
     for k, g in enumerate(group_of):
@@ -171,19 +173,21 @@ def _with_context(
             keys.append(g)
             first_word.append(starts[k])
             last_word.append(starts[k])
-        last_word[-1] = starts[k] + len(sentences[k])
+        last_word[-1] = starts[k + 1]
     for k, words in enumerate(sentences):
+        # a window reads only the words of the groups within reach of its own
         g = group_of[k]
-        if groups is None:
-            lo, hi = 0, len(flat)
-        else:
-            lo = first_word[bisect.bisect_left(keys, g - reach)]
-            hi = last_word[bisect.bisect_right(keys, g + reach) - 1]
+        lo = first_word[bisect.bisect_left(keys, g - reach)]
+        hi = last_word[bisect.bisect_right(keys, g + reach) - 1]
         for a, b in _windows(len(words), size):
             a0, b0 = starts[k] + a, starts[k] + b
-            before = flat[max(lo, a0 - width) : a0] if width else []
-            after = flat[b0 : min(hi, b0 + width)] if width else []
-            yield k, a, list(words[a:b]), before, after
+            yield (
+                k,
+                a,
+                list(words[a:b]),
+                flat[max(lo, a0 - width) : a0],
+                flat[b0 : min(hi, b0 + width)],
+            )
 
 
 class TransformerModel:
