@@ -106,6 +106,13 @@ def reads_context(model: NerModel) -> bool:
     return bool(getattr(config, "context_words", 0)) and hasattr(model, "predict_documents")
 
 
+def dev_context(model: NerModel, documents: Sequence[Document]) -> int:
+    """The ``context`` a freshly trained model is scored on its dev data with: all of it, as
+    running text, for a model that reads neighbouring sentences (as its training read its
+    corpus); none for any other."""
+    return len(documents) if reads_context(model) else 0
+
+
 def _context(text: str, start: int, end: int) -> str:
     left = text[max(0, start - CONTEXT_CHARS) : start]
     right = text[end : end + CONTEXT_CHARS]

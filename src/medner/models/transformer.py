@@ -534,7 +534,7 @@ def train_transformer(
     tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
     score: Callable[[Any, Any], float] | None = None
     if config.early_stopping:
-        from medner.evaluation.evaluate import evaluate_model
+        from medner.evaluation.evaluate import dev_context, evaluate_model
 
         single = config.model_copy(update={"ensemble": 1})
 
@@ -542,9 +542,7 @@ def train_transformer(
             encoder.eval()
             head.eval()
             probe = TransformerModel([(encoder, head)], tokenizer, tags, single)
-            # with context, dev is read as running text, as training reads its corpus
-            reach = len(dev) if config.context_words else 0
-            return evaluate_model(probe, dev, context=reach).scores.micro.f1
+            return evaluate_model(probe, dev, context=dev_context(probe, dev)).scores.micro.f1
 
         score = dev_f1
 

@@ -20,7 +20,7 @@ import medner
 from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
-from medner.evaluation.evaluate import evaluate_model, reads_context
+from medner.evaluation.evaluate import dev_context, evaluate_model
 from medner.models.base import MODEL_CARD_FILE, NerModel
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
@@ -171,8 +171,7 @@ def train(
         def on_document() -> None:
             tagged[1] = time.perf_counter()
 
-        # a model that reads neighbouring sentences reads dev as running text, as in training
-        reach = len(dev_docs) if reads_context(model) else 0
+        reach = dev_context(model, dev_docs)
         evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000, context=reach)
         tokens = sum(len(t) for d in dev_docs for t in sentence_token_spans(d.text))
         metrics["dev_tokens_per_second"] = round(tokens / max(1e-9, tagged[1] - tagged[0]))
