@@ -14,6 +14,7 @@ from medner.cli.main import app
 from medner.data import write_jsonl
 from medner.errors import ConfigError
 from medner.training.pretrain import PretrainConfig, mask_blocks, pretrain_encoder, text_blocks
+from medner.training.train import _encoder_line
 from tests.conftest import TINY_SENTENCES, make_document
 
 
@@ -57,6 +58,13 @@ def test_pretrained_encoder_learns_and_fine_tunes(tmp_path: Path) -> None:
     assert summary["held_out_loss_after"] < summary["held_out_loss_before"]
     assert json.loads((tmp_path / "enc/pretrain.json").read_text())["sources"] == [{"path": "tiny"}]
 
+    # pretraining further from the written encoder starts where the first run ended: its output
+    # layer is kept (the same held-out blocks and masks score the same before any step)
+    further = config.model_copy(update={"encoder": str(tmp_path / "enc"), "head_steps": 0})
+    more = pretrain_encoder(texts, tmp_path / "enc2", further)
+    assert more["held_out_loss_before"] == pytest.approx(summary["held_out_loss_after"], abs=1e-3)
+    assert more["held_out_loss_after"] < more["held_out_loss_before"]
+
     corpus = tmp_path / "tiny.jsonl"
     write_jsonl([make_document(i, t, s) for i, (t, s) in enumerate(TINY_SENTENCES)], corpus)
     result = CliRunner().invoke(
@@ -70,7 +78,7 @@ def test_pretrained_encoder_learns_and_fine_tunes(tmp_path: Path) -> None:
             "--output",
             str(tmp_path / "model"),
             "--set",
-            f"transformer.encoder={tmp_path / 'enc'}",
+            f"transformer.encoder={tmp_path / 'enc2'}",
             "--set",
             "transformer.epochs=1",
             "--set",
@@ -80,12 +88,27 @@ def test_pretrained_encoder_learns_and_fine_tunes(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     card = (tmp_path / "model/MODEL_CARD.md").read_text()
-    assert f"- Encoder: `{tmp_path / 'enc'}`, MiniLM-L6 further pretrained" in card
+    assert f"- Encoder: `{tmp_path / 'enc2'}`, MiniLM-L6 further pretrained" in card
+    assert f"starting from `{tmp_path / 'enc'}`;" in card
+    assert "starting from" not in _encoder_line({"encoder": str(tmp_path / "enc")})
 
 
 def test_too_little_text_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 32 blocks"):
         pretrain_encoder(["Asthma."], tmp_path / "enc", PretrainConfig(device="cpu"))
+    assert not (tmp_path / "enc").exists()
+
+
+def test_cli_names_an_encoder_that_is_not_one(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"id": "n1", "transcription": "Asthma."}\n', encoding="utf-8")
+    corpus = tmp_path / "tiny.jsonl"
+    write_jsonl([make_document(0, *TINY_SENTENCES[0])], corpus)
+    args = ["pretrain-encoder", "--output", str(tmp_path / "enc"), "--notes", str(notes)]
+    args += ["--corpus", str(corpus), "--encoder", str(tmp_path), "--learning-rate", "1e-4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a Hugging Face model directory" in result.output
     assert not (tmp_path / "enc").exists()
 
 

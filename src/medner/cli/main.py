@@ -445,6 +445,18 @@ def pretrain_encoder_cli(
         typer.Option("--head-steps", min=0, help="Steps on the output layer alone, first."),
     ] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    learning_rate: Annotated[
+        float, typer.Option("--learning-rate", min=1e-7, help="Of the whole model.")
+    ] = 5e-5,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            "--encoder",
+            help="Encoder to start from (default: the builtin MiniLM), e.g. a directory this "
+            "command wrote, to pretrain it further: its output layer is kept, so --head-steps 0 "
+            "will do.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 13,
 ) -> None:
     """Domain-adaptive pretraining: train the transformer's encoder further as a masked language
@@ -465,7 +477,12 @@ def pretrain_encoder_cli(
         texts += [d.text for d in load_documents(corpora)]
         sources = [{"path": str(p), "sha256": file_digest(p)} for p in [*note_files, *corpora]]
         config = PretrainConfig(
-            steps=steps, head_steps=head_steps, batch_size=batch_size, seed=seed
+            **({"encoder": encoder} if encoder else {}),
+            steps=steps,
+            head_steps=head_steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
         )
         with progress_bar() as bar:
             task = bar.add_task("pretraining (masked LM)", total=head_steps + steps)

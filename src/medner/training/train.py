@@ -24,6 +24,7 @@ from medner.evaluation.evaluate import dev_context, evaluate_model
 from medner.models.base import MODEL_CARD_FILE, NerModel
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
+from medner.models.transformer import BUILTIN_ENCODER
 from medner.training.config import TrainConfig
 from medner.types import Document
 
@@ -202,16 +203,18 @@ BACKEND_NAMES = {
 
 
 def _encoder_line(transformer: dict[str, Any]) -> str:
-    spec = str(transformer.get("encoder", "builtin:all-minilm-l6-v2"))
+    spec = str(transformer.get("encoder", BUILTIN_ENCODER))
     summary_file = Path(spec) / "pretrain.json"
     if not summary_file.is_file():
         return f"`{spec}`"
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     sources = ", ".join(f"`{s['path']}`" for s in summary.get("sources", []))
+    start = summary.get("config", {}).get("encoder", BUILTIN_ENCODER)
+    further = "" if start == BUILTIN_ENCODER else f", starting from `{start}`"
     return (
         f"`{spec}`, MiniLM-L6 further pretrained as a masked language model "
         f"({summary.get('epochs')} epochs over {summary.get('distinct_texts')} distinct texts "
-        f"from {sources}; held-out loss {summary.get('held_out_loss_before')} -> "
+        f"from {sources}{further}; held-out loss {summary.get('held_out_loss_before')} -> "
         f"{summary.get('held_out_loss_after')})"
     )
 
