@@ -87,7 +87,7 @@ models/transformer-ncbi-s14: | data
 	$(BIN)/medner export-onnx $@ --int8
 
 models/transformer-ncbi-x2: | models/transformer-ncbi models/transformer-ncbi-s14
-	$(BIN)/medner ensemble $| --output $@
+	$(BIN)/medner ensemble $| --dev data/ncbi-disease/devel.tsv --output $@
 	$(BIN)/medner export-onnx $@ --int8
 
 # BC5CDR (DISEASE + CHEMICAL): train and devel together, for a held-out test split kept elsewhere
@@ -127,7 +127,7 @@ models/transformer-ncbi-dapt-s14: | models/encoder-dapt
 		--output $@ --no-track
 
 models/transformer-ncbi-dapt-x2: | models/transformer-ncbi-dapt models/transformer-ncbi-dapt-s14
-	$(BIN)/medner ensemble $| --output $@
+	$(BIN)/medner ensemble $| --dev data/ncbi-disease/devel.tsv --output $@
 
 # the DAPT recipe with twice the learning rate (1e-4, often better for small encoders)
 models/transformer-ncbi-dapt-lr1e4: | models/encoder-dapt
@@ -182,6 +182,27 @@ models/transformer-ncbi-dapt-long-s14: | models/encoder-dapt-long
 		--set transformer.early_stopping=10 --output $@ --no-track
 
 models/transformer-ncbi-dapt-long-s14-abbr: | models/transformer-ncbi-dapt-long-s14
+	$(BIN)/medner set-decoding $| --output $@ --abbreviations
+
+# sequential transfer: the NCBI early-stopping recipe fine-tuned from the encoder of the BC5CDR
+# model (CHEMICAL and DISEASE, its tag head dropped), and the same weights carrying abbreviations
+models/transformer-ncbi-bc5cdr: | models/transformer-bc5cdr
+	$(BIN)/medner train --backend transformer --train data/ncbi-disease/train.tsv \
+		--dev data/ncbi-disease/devel.tsv --set transformer.encoder=$|/encoder \
+		--set transformer.early_stopping=10 --output $@ --no-track
+
+models/transformer-ncbi-bc5cdr-abbr: | models/transformer-ncbi-bc5cdr
+	$(BIN)/medner set-decoding $| --output $@ --abbreviations
+
+# one model of each NCBI training run above as one ensemble, carrying abbreviations (score with
+# `medner evaluate --context 5`)
+NCBI_RUNS = models/transformer-ncbi-dapt-best models/transformer-ncbi-dapt-s14 \
+	models/transformer-ncbi-dapt-lr1e4 models/transformer-ncbi-dapt-long \
+	models/transformer-ncbi-dapt-long-s14 models/transformer-ncbi-bc5cdr
+models/transformer-ncbi-x6: | $(NCBI_RUNS)
+	$(BIN)/medner ensemble $| --dev data/ncbi-disease/devel.tsv --output $@
+
+models/transformer-ncbi-x6-abbr: | models/transformer-ncbi-x6
 	$(BIN)/medner set-decoding $| --output $@ --abbreviations
 
 # DISEASE from NCBI, BC5CDR and BioText at once (chemicals and treatments dropped, as NCBI does

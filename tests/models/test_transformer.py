@@ -86,6 +86,24 @@ def test_medner_train_trains_the_transformer_backend(tmp_path: Path) -> None:
     assert "fine-tuned MiniLM-L6 encoder" in card
     assert "- Encoder: `builtin:all-minilm-l6-v2`" in card
 
+    # sequential transfer: a new model fine-tunes from this model's encoder, and its card says so
+    config = load_config(
+        None,
+        [
+            "backend=transformer",
+            "transformer.epochs=1",
+            "transformer.device=cpu",
+            f"transformer.encoder={tmp_path / 'model/encoder'}",
+        ],
+    )
+    train([corpus], tmp_path / "next", config)
+    card = (tmp_path / "next/MODEL_CARD.md").read_text()
+    assert (
+        f"- Encoder: `{tmp_path / 'model/encoder'}`: the encoder of the model "
+        f"`{tmp_path / 'model'}`, fine-tuned for DISEASE, TREATMENT on `{corpus}` "
+        "from `builtin:all-minilm-l6-v2`"
+    ) in card
+
 
 def test_an_ensemble_averages_its_members_and_saves_them(
     docs: list[Document], tmp_path: Path
@@ -170,21 +188,36 @@ def test_separately_trained_models_combine_into_an_ensemble(
     from typer.testing import CliRunner
 
     from medner.cli.main import app
+    from medner.data import write_jsonl
 
     model.save(tmp_path / "a")
     model.save(tmp_path / "b")
+    dev = tmp_path / "dev.jsonl"
+    write_jsonl(docs, dev)
     args = ["ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "e")]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--dev", str(dev)])
     assert result.exit_code == 0, result.output
     ensemble = load_model(tmp_path / "e")
     assert isinstance(ensemble, TransformerModel) and len(ensemble.members) == 2
     assert ensemble.config.ensemble == 2
     for d in docs:  # two copies of one model average to that model
         assert ensemble.predict(d.text) == model.predict(d.text)
+    # the ensemble is scored on dev, and its card names each member
+    single = score_entities([d.entities for d in docs], [model.predict(d.text) for d in docs])
+    metrics = json.loads((tmp_path / "e/metrics.json").read_text())
+    assert metrics["dev"]["micro"]["f1"] == pytest.approx(single.micro.f1)
+    card = (tmp_path / "e/MODEL_CARD.md").read_text()
+    assert "## Members (2; per-word probabilities averaged" in card
+    assert f"- `{tmp_path / 'a'}` (seed 13): trained on" in card
+    assert f"- `{dev}` (sha256" not in card and "| **micro** |" in card
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "exists" in again.output
     one = CliRunner().invoke(app, ["ensemble", str(tmp_path / "a"), "-o", str(tmp_path / "f")])
     assert one.exit_code == 2 and "at least two" in one.output
+    missing = ["--dev", str(tmp_path / "no-such.tsv")]
+    bad_dev = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "g"), *missing])
+    assert bad_dev.exit_code == 2 and "no-such.tsv" in bad_dev.output
+    assert not (tmp_path / "g").exists()
 
 
 def test_early_stopping_keeps_the_best_dev_epoch(docs: list[Document]) -> None:

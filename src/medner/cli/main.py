@@ -525,16 +525,24 @@ def ensemble_cli(
         list[Path], typer.Argument(help="Single-member transformer models (same labels).")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Ensemble directory to write.")],
+    dev: Annotated[
+        list[Path] | None,
+        typer.Option("--dev", help="Dev data to score the ensemble on (model card, metrics)."),
+    ] = None,
 ) -> None:
     """Combine separately trained transformer models (other seeds) into one ensemble model that
-    averages their probabilities; choose it over a single model on dev, never on test."""
-    from medner.models.transformer import combine_members
+    averages their probabilities, with a model card naming each member; choose it over a single
+    model on dev, never on test."""
+    from medner.training.train import write_ensemble
 
     try:
-        combine_members(models, output)
+        with err.status("combining and scoring..." if dev else "combining..."):
+            metrics = write_ensemble(models, output, dev or [])
     except MednerError as exc:
         fail(exc)
     err.print(f"wrote an ensemble of {len(models)} members to {output}")
+    if "dev" in metrics:
+        err.print(f"dev strict micro F1: {metrics['dev']['micro']['f1']:.4f}")
 
 
 @app.command("set-decoding")

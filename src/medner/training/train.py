@@ -21,10 +21,10 @@ from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import dev_context, evaluate_model
-from medner.models.base import MODEL_CARD_FILE, NerModel
+from medner.models.base import MODEL_CARD_FILE, MODEL_CONFIG_FILE, NerModel, read_model_config
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
-from medner.models.transformer import BUILTIN_ENCODER
+from medner.models.transformer import BUILTIN_ENCODER, ENCODER_DIR
 from medner.training.config import TrainConfig
 from medner.types import Document
 
@@ -167,17 +167,7 @@ def train(
 
     metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
     if dev_docs:
-        tagged = [time.perf_counter()] * 2  # start, end of tagging (the bootstrap excluded)
-
-        def on_document() -> None:
-            tagged[1] = time.perf_counter()
-
-        reach = dev_context(model, dev_docs)
-        evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000, context=reach)
-        tokens = sum(len(t) for d in dev_docs for t in sentence_token_spans(d.text))
-        metrics["dev_tokens_per_second"] = round(tokens / max(1e-9, tagged[1] - tagged[0]))
-        metrics["dev"] = evaluation.to_dict()
-        logger.info("dev strict micro F1 %.4f", evaluation.scores.micro.f1)
+        metrics.update(_score_dev(model, dev_docs))
     model.metadata = {
         **model.metadata,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -187,13 +177,91 @@ def train(
         "train_config": config.model_dump(),
     }
     model.save(output)
+    _write_records(model, output, metrics)
+    return TrainResult(model=model, output=output, metrics=metrics, seconds=seconds)
+
+
+def _score_dev(model: NerModel, dev_docs: Sequence[Document]) -> dict[str, Any]:
+    """Dev scores with bootstrap intervals, and the tagging speed while scoring them."""
+    tagged = [time.perf_counter()] * 2  # start, end of tagging (the bootstrap excluded)
+
+    def on_document() -> None:
+        tagged[1] = time.perf_counter()
+
+    reach = dev_context(model, dev_docs)
+    evaluation = evaluate_model(model, dev_docs, on_document, bootstrap=1000, context=reach)
+    tokens = sum(len(t) for d in dev_docs for t in sentence_token_spans(d.text))
+    logger.info("dev strict micro F1 %.4f", evaluation.scores.micro.f1)
+    return {
+        "dev_tokens_per_second": round(tokens / max(1e-9, tagged[1] - tagged[0])),
+        "dev": evaluation.to_dict(),
+    }
+
+
+def _write_records(model: NerModel, output: Path, metrics: dict[str, Any]) -> None:
+    """metrics.json, environment.json and the model card of a saved model."""
     metrics["size_bytes"] = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
     (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (output / ENVIRONMENT_FILE).write_text(
         json.dumps(environment_snapshot(), indent=2) + "\n", encoding="utf-8"
     )
     (output / MODEL_CARD_FILE).write_text(model_card(model, metrics), encoding="utf-8")
-    return TrainResult(model=model, output=output, metrics=metrics, seconds=seconds)
+
+
+def _member_record(source: Path) -> dict[str, Any]:
+    """What an ensemble's card says of one member, read from its own files."""
+    saved = read_model_config(source)
+    meta = saved.get("metadata") or {}
+    metrics_file = source / METRICS_FILE
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+    transformer = (meta.get("train_config") or {}).get("transformer", {})
+    return {
+        "path": str(source),
+        "seed": saved.get("config", {}).get("seed"),
+        "train": meta.get("train") or {},
+        "encoder": _encoder_line(transformer),
+        "best_epoch": [
+            f"{r['best_epoch']} of {len(r['dev_f1_by_epoch'])}"
+            for r in meta.get("epoch_selection", [])
+        ],
+        "dev_f1": ((metrics.get("dev") or {}).get("micro") or {}).get("f1"),
+        "train_seconds": metrics.get("train_seconds"),
+    }
+
+
+def write_ensemble(
+    sources: Sequence[Path], output: Path, dev_paths: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """Combine separately trained transformer models into one ensemble at ``output`` (their
+    per-word probabilities averaged) with a model card naming each member, and, with dev data,
+    the ensemble's dev scores; returns its metrics. Choose it over a member on dev, never test."""
+    from medner.models import load_model
+    from medner.models.transformer import combine_members
+
+    dev_docs = load_documents(dev_paths)  # read first: a bad path writes nothing
+    combine_members(sources, output)
+    members = [_member_record(source) for source in sources]
+    saved = read_model_config(output)
+    train_paths = [p for m in members for p in m["train"].get("paths", [])]
+    saved["metadata"] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train": {
+            "paths": list(dict.fromkeys(train_paths)),
+            "sha256": {p: h for m in members for p, h in m["train"].get("sha256", {}).items()},
+        },
+        "dev": _dataset_info(dev_paths, dev_docs) if dev_docs else None,
+        "ensemble_of": members,
+    }
+    (output / MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    model = load_model(output)
+    seconds = [m["train_seconds"] for m in members]
+    metrics: dict[str, Any] = {
+        "train_seconds": round(sum(seconds), 2) if None not in seconds else None
+    }
+    if dev_docs:
+        metrics.update(_score_dev(model, dev_docs))
+    _write_records(model, output, metrics)
+    return metrics
 
 
 BACKEND_NAMES = {
@@ -204,6 +272,19 @@ BACKEND_NAMES = {
 
 def _encoder_line(transformer: dict[str, Any]) -> str:
     spec = str(transformer.get("encoder", BUILTIN_ENCODER))
+    parent = Path(spec).parent / "config.json"
+    if Path(spec).name == ENCODER_DIR and parent.is_file():
+        # the encoder of a fine-tuned model (sequential transfer); its tag head is not used
+        saved = json.loads(parent.read_text(encoding="utf-8"))
+        paths = ", ".join(
+            f"`{p}`" for p in saved.get("metadata", {}).get("train", {}).get("paths", [])
+        )
+        start = saved.get("config", {}).get("encoder", BUILTIN_ENCODER)
+        return (
+            f"`{spec}`: the encoder of the model `{Path(spec).parent}`, fine-tuned for "
+            f"{', '.join(saved.get('labels', []))} on {paths} from `{start}` "
+            "(its tag head not used)"
+        )
     summary_file = Path(spec) / "pretrain.json"
     if not summary_file.is_file():
         return f"`{spec}`"
@@ -228,21 +309,41 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
         f"- Backend: `{model.backend}` ({BACKEND_NAMES.get(model.backend, model.backend)})",
         f"- Labels: {', '.join(model.labels)}",
         f"- Created: {meta.get('created')}, medner {medner.__version__}",
-        f"- Training time: {metrics.get('train_seconds')} s",
+        "- Training time: "
+        + (f"{metrics['train_seconds']} s" if metrics.get("train_seconds") else "not recorded")
+        + (" (its members' together)" if meta.get("ensemble_of") else ""),
         "",
         "## Training data",
         "",
     ]
     train_info = meta.get("train") or {}
+    if not train_info.get("paths"):
+        lines.append("- Not recorded")
     for p in train_info.get("paths", []):
         lines.append(f"- `{p}` (sha256 `{train_info['sha256'][p][:16]}…`)")
-    lines.append(
-        f"- {train_info.get('sentences')} sentences, {train_info.get('entities')} entities"
-    )
+    if "sentences" in train_info:
+        lines.append(
+            f"- {train_info.get('sentences')} sentences, {train_info.get('entities')} entities"
+        )
+    members = meta.get("ensemble_of") or []
+    if members and "encoder" in members[0]:
+        lines += [
+            "",
+            f"## Members ({len(members)}; per-word probabilities averaged, `medner ensemble`)",
+            "",
+        ]
+        for m in members:
+            data = ", ".join(f"`{p}`" for p in m["train"].get("paths", [])) or "data not recorded"
+            epoch = f"; kept epoch {m['best_epoch'][0]}" if m["best_epoch"] else ""
+            dev_f1 = f"; its own dev F1 {m['dev_f1']:.3f}" if m["dev_f1"] is not None else ""
+            lines.append(
+                f"- `{m['path']}` (seed {m['seed']}): trained on {data}{epoch}{dev_f1}; "
+                f"encoder {m['encoder']}"
+            )
     train_config = meta.get("train_config") or {}
     if train_config.get("labels"):
         lines.append(f"- Only {', '.join(train_config['labels'])} kept; other entities are O")
-    if model.backend == "transformer":
+    if model.backend == "transformer" and not members:
         transformer = train_config.get("transformer", {})
         lines.append(f"- Encoder: {_encoder_line(transformer)}")
         if transformer.get("context_words"):
