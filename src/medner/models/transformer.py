@@ -402,10 +402,11 @@ def _member_dir(path: Path, index: int) -> Path:
     return path if index == 0 else path / f"member_{index}"
 
 
-def combine_members(sources: Sequence[Path], output: Path) -> None:
+def combine_members(sources: Sequence[Path], output: Path, metadata: dict[str, Any]) -> None:
     """Write one ensemble model from separately trained single-member transformer models (for
     example with other seeds, trained at the same time on several machines): member ``i`` is
-    ``sources[i]``; their per-word probabilities are averaged. Export it to ONNX afresh."""
+    ``sources[i]``; their per-word probabilities are averaged. ``metadata`` describes it (see
+    ``medner.training.train.write_ensemble``). Export it to ONNX afresh."""
     if len(sources) < 2:
         raise ConfigError("an ensemble needs at least two models")
     if output.exists():
@@ -424,13 +425,7 @@ def combine_members(sources: Sequence[Path], output: Path) -> None:
     combined.pop("onnx", None)  # the ONNX files are per member: export the ensemble again
     combined["members"] = len(sources)
     combined["config"] = {**configs[0]["config"], "ensemble": len(sources)}
-    combined["metadata"] = {
-        **(configs[0].get("metadata") or {}),
-        "ensemble_of": [
-            {"path": str(source), "seed": config["config"].get("seed")}
-            for source, config in zip(sources, configs, strict=True)
-        ],
-    }
+    combined["metadata"] = metadata
     (output / MODEL_CONFIG_FILE).write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
 
 

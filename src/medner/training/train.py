@@ -21,7 +21,7 @@ from medner.data import read_corpus
 from medner.data.readers import biotext_pair
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import dev_context, evaluate_model
-from medner.models.base import MODEL_CARD_FILE, MODEL_CONFIG_FILE, NerModel, read_model_config
+from medner.models.base import MODEL_CARD_FILE, NerModel, read_model_config
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
 from medner.models.transformer import BUILTIN_ENCODER, ENCODER_DIR
@@ -238,12 +238,11 @@ def write_ensemble(
     from medner.models import load_model
     from medner.models.transformer import combine_members
 
-    dev_docs = load_documents(dev_paths)  # read first: a bad path writes nothing
-    combine_members(sources, output)
+    # read everything first: a bad path writes nothing
+    dev_docs = load_documents(dev_paths)
     members = [_member_record(source) for source in sources]
-    saved = read_model_config(output)
     train_paths = [p for m in members for p in m["train"].get("paths", [])]
-    saved["metadata"] = {
+    metadata = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "train": {
             "paths": list(dict.fromkeys(train_paths)),
@@ -252,7 +251,7 @@ def write_ensemble(
         "dev": _dataset_info(dev_paths, dev_docs) if dev_docs else None,
         "ensemble_of": members,
     }
-    (output / MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    combine_members(sources, output, metadata)
     model = load_model(output)
     seconds = [m["train_seconds"] for m in members]
     metrics: dict[str, Any] = {
@@ -277,7 +276,7 @@ def _encoder_line(transformer: dict[str, Any]) -> str:
         # the encoder of a fine-tuned model (sequential transfer); its tag head is not used
         saved = json.loads(parent.read_text(encoding="utf-8"))
         paths = ", ".join(
-            f"`{p}`" for p in saved.get("metadata", {}).get("train", {}).get("paths", [])
+            f"`{p}`" for p in ((saved.get("metadata") or {}).get("train") or {}).get("paths", [])
         )
         start = saved.get("config", {}).get("encoder", BUILTIN_ENCODER)
         return (
