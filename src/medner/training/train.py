@@ -220,10 +220,13 @@ def _member_record(source: Path) -> dict[str, Any]:
         "seed": saved.get("config", {}).get("seed"),
         "train": meta.get("train") or {},
         "encoder": _encoder_line(transformer),
-        "best_epoch": [
-            f"{r['best_epoch']} of {len(r['dev_f1_by_epoch'])}"
-            for r in meta.get("epoch_selection", [])
-        ],
+        "best_epoch": next(
+            (
+                f"{r['best_epoch']} of {len(r['dev_f1_by_epoch'])}"
+                for r in meta.get("epoch_selection", [])
+            ),
+            None,
+        ),
         "dev_f1": ((metrics.get("dev") or {}).get("micro") or {}).get("f1"),
         "train_seconds": metrics.get("train_seconds"),
     }
@@ -333,7 +336,7 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
         ]
         for m in members:
             data = ", ".join(f"`{p}`" for p in m["train"].get("paths", [])) or "data not recorded"
-            epoch = f"; kept epoch {m['best_epoch'][0]}" if m["best_epoch"] else ""
+            epoch = f"; kept epoch {m['best_epoch']}" if m["best_epoch"] else ""
             dev_f1 = f"; its own dev F1 {m['dev_f1']:.3f}" if m["dev_f1"] is not None else ""
             lines.append(
                 f"- `{m['path']}` (seed {m['seed']}): trained on {data}{epoch}{dev_f1}; "
