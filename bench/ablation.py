@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, provenance, write_section
+from medner.data.documents import load_documents
 from medner.evaluation import score_entities
 from medner.models.crf import CRFConfig, train_crf
 from medner.models.tagging import encode_document
-from medner.training.train import load_documents, resolve_clusters
+from medner.training.train import resolve_clusters
 from medner.types import Entity
 
 VARIANTS: dict[str, dict[str, Any]] = {

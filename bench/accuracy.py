@@ -17,9 +17,10 @@ from pathlib import Path
 
 from _common import REPO, provenance, write_section
 from baseline import train_baseline
+from medner.data.documents import load_documents
 from medner.evaluation.evaluate import evaluate_model
 from medner.models import load_model
-from medner.training.train import load_documents, train
+from medner.training.train import train
 
 D = REPO / "data"
 CORPORA = {

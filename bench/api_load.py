@@ -53,7 +53,7 @@ def start_server(model: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         **os.environ,
         "MEDNER_API_KEYS": f"{KEY}:extract+admin",
         "MEDNER_KEYS_FILE": str(tmp / "none.json"),
-        "MEDNER_PREDICTION_LOG_URL": f"sqlite:///{tmp / 'predictions.db'}",
+        "MEDNER_DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}",
         "MEDNER_RATE_LIMIT_PER_MINUTE": "0",
     }
     proc = subprocess.Popen(

@@ -50,10 +50,10 @@ def measure(model_dir: str, runtime: str, tests: list[str], notes: int) -> dict[
     os.environ["MEDNER_TRANSFORMER_RUNTIME"] = runtime if runtime != "crf" else "auto"
     import pyarrow.parquet as pq
 
+    from medner.data.documents import load_documents
     from medner.evaluation.evaluate import evaluate_model
     from medner.models import load_model, set_sentence_cache
     from medner.models.tagging import sentence_token_spans
-    from medner.training.train import load_documents
 
     before = rss_mib()
     started = time.perf_counter()
@@ -197,8 +197,9 @@ def main() -> int:
             " the loaded model adds / the peak of the whole process (MiB); training time from"
             " the model's metrics.json (CPU: this machine, 2 threads). Speed, memory and"
             " training time are of the BioText models. Each model is trained on its corpus's"
-            " train split by the Makefile's recipe (`make bench-backends` trains what is"
-            " missing); the transformers: 10 epochs, O penalty 0 (chosen on dev in the GPU"
+            " train split by its experiment config (`biotext/crf`, `ncbi/crf`,"
+            " `biotext/transformer`, `ncbi/transformer-s14` under configs/experiments/;"
+            " `make bench-backends` builds what is missing); the transformers: 10 epochs, O penalty 0 (chosen on dev in the GPU"
             " runs), NCBI with devel as dev. GPU rows: `bench/neural.py` on a lent H100.",
             "",
             "| backend | "

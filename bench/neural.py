@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO
+from medner.data.documents import load_documents
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.transformer import (
     BUILTIN_ENCODER,
@@ -31,7 +32,6 @@ from medner.models.transformer import (
     TransformerModel,
     train_transformer,
 )
-from medner.training.train import load_documents
 
 PENALTIES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 CORPORA = {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from medner.models.crf import CRFConfig, CRFModel, train_crf
 from medner.models.features import FeatureConfig
@@ -106,3 +109,33 @@ def biotext_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "biotext"
     train([DATA / "biotext/train_sent"], out)
     return out
+
+
+# -- the store: one test database on SQLite and one on PostgreSQL (started by .ci/run) --------
+POSTGRES_ENV = "MEDNER_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: .ci/run starts PostgreSQL and sets it")
+        pytest.skip(f"{POSTGRES_ENV} not set (run .ci/run, which starts PostgreSQL)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'log.db'}"
+        return
+    base = _postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:10]}"  # a fresh schema per test, dropped after
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()

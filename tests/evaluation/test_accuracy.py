@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from medner.data.documents import load_documents
 from medner.evaluation.evaluate import evaluate_model
 from medner.models import load_model
-from medner.training.train import load_documents, train
+from medner.training.train import train
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow

@@ -117,7 +117,7 @@ def test_predicted_entities_slice_the_note_and_never_overlap(
 
 
 def test_posterior_decoder_respects_bioes_validity() -> None:
-    from medner.models.crf import PosteriorDecoder
+    from medner.models.tagging import PosteriorDecoder
 
     tags = ["O", "B-D", "I-D", "E-D", "S-D"]
     decoder = PosteriorDecoder(tags, 0.0)

@@ -221,12 +221,12 @@ def test_separately_trained_models_combine_into_an_ensemble(
 
 
 def test_early_stopping_keeps_the_best_dev_epoch(docs: list[Document]) -> None:
-    from medner.evaluation.evaluate import evaluate_model
+    from medner.evaluation.evaluate import dev_f1, evaluate_model
 
     dev = docs[: len(docs) // 2]
     # a learning rate high enough that dev F1 falls after an early peak (seeded, so it does)
     config = FAST.model_copy(update={"epochs": 5, "early_stopping": 2, "learning_rate": 2e-3})
-    model = train_transformer(docs, config, dev=dev)
+    model = train_transformer(docs, config, dev=dev, dev_score=dev_f1)
     (record,) = model.metadata["epoch_selection"]
     scores = record["dev_f1_by_epoch"]
     best = record["best_epoch"]

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medner.cli.main import app
+from medner.data.documents import load_documents
 from medner.evaluation.evaluate import evaluate_model
 from medner.models import load_model
 from medner.tracking.registry import (
@@ -21,7 +22,7 @@ from medner.tracking.registry import (
 )
 from medner.tracking.runs import log_evaluation, log_training_run
 from medner.training.config import load_config
-from medner.training.train import load_documents, train
+from medner.training.train import train
 from tests.conftest import DATA, biotext_subset
 
 NAME = "medner-gate-test"

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from medner.data import write_jsonl
+from medner.data.documents import load_documents
 from medner.errors import ConfigError
 from medner.training.config import load_config
-from medner.training.train import load_documents
 from tests.conftest import TINY_SENTENCES, make_document
 
 

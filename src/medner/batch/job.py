@@ -1,8 +1,9 @@
 """``medner batch``: extract entities from a table of notes with PySpark.
 
 The job reads notes (Parquet, CSV, JSONL, or a database table), sets aside the rows it cannot
-process, extracts entities with the very model class the API and ``medner extract`` use (loaded
-once per Python worker), and writes three datasets under the output folder:
+process, extracts entities through the one extraction path the API and ``medner extract`` call
+(``medner.inference.entity_records``, the model loaded once per Python worker), and writes three
+datasets under the output folder:
 
 - ``entities/``: one row per entity (note id, start, end, text, label, confidence, sentence
   number, model version, and the note's metadata columns), partitioned by label;
@@ -157,6 +158,8 @@ def _extract_batches(
     structs; a row with a quarantine reason (``__reason``) is passed through with none."""
     import pandas as pd
 
+    from medner.inference.extract import entity_records
+
     model = _worker_model(model_path, sentence_cache)
     for frame in batches:
         entities_col: list[list[dict[str, Any]]] = []
@@ -166,20 +169,7 @@ def _extract_batches(
             if isinstance(reason, str) or not isinstance(text, str):
                 entities_col.append([])
                 continue
-            entities_col.append(
-                [
-                    {
-                        "start": e.start,
-                        "end": e.end,
-                        "text": e.text,
-                        "label": e.label,
-                        "confidence": e.confidence,
-                        "sentence": number,
-                    }
-                    for number, sentence in enumerate(model.predict_by_sentence(text))
-                    for e in sentence
-                ]
-            )
+            entities_col.append(entity_records(model, text, sentences=True))
         out = frame.drop(columns=[text_column])
         out["length"] = pd.array(lengths, dtype="Int32")
         out["entities"] = entities_col

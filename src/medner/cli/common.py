@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from medner.data.corpora import corpus_path
 from medner.models.base import NerModel
 
 app = typer.Typer(
@@ -36,8 +37,8 @@ err = Console(stderr=True)
 out = Console()
 
 DEFAULT_MODEL = Path("models/default")
-DEFAULT_TRAIN = Path("data/biotext/train_sent")
-DEFAULT_NOTES = Path("data/mtsamples/mtsamples.parquet")
+DEFAULT_TRAIN = corpus_path("biotext/train")
+DEFAULT_NOTES = corpus_path("mtsamples/notes")
 
 
 @app.callback()

@@ -14,10 +14,11 @@ import yaml
 from rich.table import Table
 
 from medner.cli.common import app, err, fail, out
+from medner.data.corpora import corpus_path
 from medner.errors import ConfigError, MednerError
 
 DEFAULT_PARAMS = Path("params.yaml")
-DEFAULT_GATE_SET = Path("data/biotext/test_sent")
+DEFAULT_GATE_SET = corpus_path("biotext/test")
 NameOption = Annotated[str, typer.Option("--name", help="Registered model name.")]
 GateSetOption = Annotated[
     list[Path] | None,

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from medner.batch.job import DEFAULT_MAX_CHARS
 from medner.cli.common import (
+    DEFAULT_NOTES,
+    DEFAULT_TRAIN,
     MODEL_HELP,
     app,
     err,
@@ -26,14 +28,14 @@ from medner.cli.common import (
     resolve_model,
     train_with_progress,
 )
+from medner.data.corpora import corpus_path
 from medner.errors import MednerError
 from medner.models.base import set_sentence_cache
+from medner.models.refs import is_registry_ref
 
 __all__ = ["app", "main"]
 
 DEFAULT_MODEL = Path("models/default")
-DEFAULT_TRAIN = Path("data/biotext/train_sent")
-DEFAULT_NOTES = Path("data/mtsamples/mtsamples.parquet")
 
 TrackOption = Annotated[
     bool,
@@ -135,8 +137,8 @@ def evaluate_cli(
     ] = None,
 ) -> None:
     """Strict entity-level precision, recall and F1 per label (token-weighted F1 beside it)."""
+    from medner.data.documents import load_documents
     from medner.evaluation.evaluate import evaluate_model, write_error_report, write_plot_data
-    from medner.training.train import load_documents
 
     if format_ not in {"json", "table"}:
         fail(MednerError(f"--format must be 'json' or 'table', not {format_!r}"))
@@ -389,19 +391,22 @@ def clusters_cli(
     ] = None,
 ) -> None:
     """Learn the word clusters used as CRF features from unlabelled text."""
+    from medner.data.documents import load_documents
     from medner.inference import read_notes
     from medner.training.clusters import learn_clusters, write_clusters
-    from medner.training.train import load_documents
 
     corpora = (
         corpus
         if corpus is not None
         else [
-            Path("data/biotext/train_sent"),
-            Path("data/ncbi-disease/train.tsv"),
-            Path("data/ncbi-disease/devel.tsv"),
-            Path("data/bc5cdr/train.tsv"),
-            Path("data/bc5cdr/devel.tsv"),
+            corpus_path(ref)
+            for ref in (
+                "biotext/train",
+                "ncbi-disease/train",
+                "ncbi-disease/devel",
+                "bc5cdr/train",
+                "bc5cdr/devel",
+            )
         ]
     )
     try:
@@ -414,11 +419,7 @@ def clusters_cli(
     err.print(f"{len(clusters)} word clusters written to {output}")
 
 
-PRETRAIN_CORPORA = [
-    Path("data/biotext/train_sent"),
-    Path("data/ncbi-disease/train.tsv"),
-    Path("data/bc5cdr/train.tsv"),
-]
+PRETRAIN_CORPORA = [corpus_path(r) for r in ("biotext/train", "ncbi-disease/train", "bc5cdr/train")]
 
 
 @app.command("pretrain-encoder")
@@ -462,9 +463,9 @@ def pretrain_encoder_cli(
     """Domain-adaptive pretraining: train the transformer's encoder further as a masked language
     model on unlabelled notes and corpus text; fine-tune on it with --set
     transformer.encoder=DIR."""
+    from medner.data.documents import file_digest, load_documents
     from medner.inference import read_notes
     from medner.training.pretrain import PretrainConfig, pretrain_encoder
-    from medner.training.train import file_digest, load_documents
 
     note_files = notes if notes is not None else [DEFAULT_NOTES]
     corpora = corpus if corpus is not None else PRETRAIN_CORPORA
@@ -508,7 +509,7 @@ def export_onnx_cli(
 ) -> None:
     """Export a transformer model to ONNX for CPU inference with ONNX Runtime; loading it then
     uses ONNX Runtime unless MEDNER_TRANSFORMER_RUNTIME says otherwise."""
-    from medner.models.onnxrt import export_onnx
+    from medner.models.onnx_export import export_onnx
 
     try:
         with err.status("exporting to ONNX..."):
@@ -597,7 +598,7 @@ def demo_cli(
     from medner.inference import extract_file, read_notes
 
     try:
-        if not model.startswith("models:/") and not (Path(model) / "config.json").is_file():
+        if not is_registry_ref(model) and not (Path(model) / "config.json").is_file():
             err.print(
                 f"no model at {model}: training the default disease + treatment model "
                 f"on {DEFAULT_TRAIN}"
@@ -631,8 +632,10 @@ def demo_cli(
     out.print(f"full JSONL: [bold]{output}[/]")
 
 
-# the lifecycle commands (prepare, tune, register, promote, models) and the API's (serve, keys)
+# the lifecycle commands (prepare, tune, register, promote, models), the experiments and the
+# API's (serve, keys)
 # register themselves on `app`
+import medner.cli.experiment  # noqa: E402
 import medner.cli.lifecycle  # noqa: E402
 import medner.cli.serve  # noqa: E402, F401
 

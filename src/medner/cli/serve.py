@@ -30,16 +30,16 @@ def serve_cli(
     ] = False,
 ) -> None:
     """Serve the extraction API (FastAPI on uvicorn). Settings: options, else MEDNER_* variables
-    (MEDNER_API_KEYS, MEDNER_KEYS_FILE, MEDNER_PREDICTION_LOG_URL, ...; docs/operations.md)."""
+    (MEDNER_API_KEYS, MEDNER_KEYS_FILE, MEDNER_DATABASE_URL, ...; docs/operations.md)."""
     import uvicorn
     from pydantic import ValidationError
 
-    from medner.serving.app import EXAMPLE_NOTE
     from medner.serving.auth import dev_key
     from medner.serving.logs import configure_json_logging
-    from medner.serving.predlog import migrate
+    from medner.serving.schemas import EXAMPLE_NOTE
     from medner.serving.service import build_app, load_keys
     from medner.serving.settings import ServeSettings
+    from medner.store import migrate
 
     given: dict[str, Any] = {"model": model, "host": host, "port": port, "workers": workers}
     given |= {"concurrency": concurrency, "dev": dev or None}
@@ -72,8 +72,8 @@ def serve_cli(
                 flush=True,
             )
         configure_json_logging()
-        if settings.prediction_log_url:  # once, before any worker starts (they only check it)
-            migrate(settings.prediction_log_url)
+        if settings.prediction_log:  # once, before any worker starts (they only check it)
+            migrate(settings.database_url)
         if settings.workers == 1:
             uvicorn.run(
                 build_app(settings),

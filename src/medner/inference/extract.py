@@ -1,4 +1,10 @@
-"""``medner extract``: notes in, entities out as JSONL, streaming with constant memory."""
+"""The one extraction path: a note's text in, its entity records out.
+
+:func:`entity_records` is what ``medner extract`` (:func:`extract_file`), the API's extraction
+processes and the Spark job (``medner batch``) each call for every note, so the three give the
+same entities for the same note and model. ``extract_file`` streams notes to JSONL with constant
+memory.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from medner.inference.notes import Note
 from medner.models.base import NerModel
@@ -23,6 +30,19 @@ class ExtractionSummary:
     failed: int = 0
     characters: int = 0
     entities: Counter[str] = field(default_factory=Counter)
+
+
+def entity_records(model: NerModel, text: str, sentences: bool = False) -> list[dict[str, Any]]:
+    """The entities of one note in the contract's form (``{"start", "end", "text", "label",
+    "confidence"}``, in order); with ``sentences``, each also names its sentence (0-based)."""
+    records = []
+    for number, sentence in enumerate(model.predict_by_sentence(text)):
+        for entity in sentence:
+            record = entity.to_dict()
+            if sentences:
+                record["sentence"] = number
+            records.append(record)
+    return records
 
 
 def extract_file(
@@ -54,12 +74,12 @@ def extract_file(
                 record["error"] = reason
                 logger.warning("id %s skipped: %s", record["id"], reason)
             else:
-                entities = model.predict(note.text)
+                entities = entity_records(model, note.text)
                 summary.characters += len(note.text)
-                summary.entities.update(e.label for e in entities)
+                summary.entities.update(e["label"] for e in entities)
                 if include_text:
                     record["text"] = note.text
-                record["entities"] = [e.to_dict() for e in entities]
+                record["entities"] = entities
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             if on_note is not None:
                 on_note(len(note.text or ""))

@@ -30,6 +30,7 @@ from medner.models.abbreviations import ABBREVIATIONS_SETTING, carry_abbreviatio
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
 from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
 from medner.models.tagging import (
+    PosteriorDecoder,
     TokenSpan,
     sentence_token_spans,
     spans_to_entities,
@@ -117,70 +118,6 @@ class _ProgressTrainer(pycrfsuite.Trainer):  # type: ignore[misc]
 
     def on_end(self, log: str) -> None:
         pass
-
-
-class PosteriorDecoder:
-    """Best valid BIO/BIOES tag path under per-token log marginals, O penalised.
-
-    Validity: ``I-X``/``E-X`` only after ``B-X``/``I-X``; ``B``, ``S`` and ``O`` only after
-    ``O``, ``E``, ``S`` (or at the start); a sentence ends on ``O``, ``E`` or ``S``. (BIO tag sets
-    have no E/S, and there ``I-X`` may also end a sentence and ``B``/``O`` follow it.)
-    """
-
-    def __init__(self, tags: Sequence[str], o_penalty: float) -> None:
-        self.tags = list(tags)
-        bioes = any(t[:2] in ("E-", "S-") for t in tags)
-        closing = ("O", "E", "S") if bioes else ("O", "B", "I")
-
-        def prefix(t: str) -> str:
-            return t.split("-", 1)[0]
-
-        def label(t: str) -> str:
-            return t.split("-", 1)[1] if "-" in t else ""
-
-        self.start_ok = [prefix(t) in ("O", "B", "S") for t in tags]
-        self.end_ok = [prefix(t) in closing for t in tags]
-        # Tags that share their allowed predecessors are scored together: one max per group.
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for j, t in enumerate(tags):
-            if prefix(t) in ("I", "E"):
-                prev = [
-                    i
-                    for i, u in enumerate(tags)
-                    if prefix(u) in ("B", "I") and label(u) == label(t)
-                ]
-            else:
-                prev = [i for i, u in enumerate(tags) if prefix(u) in closing]
-            groups.setdefault(tuple(prev), []).append(j)
-        self.groups = list(groups.items())
-        self.penalty = [o_penalty if t == "O" else 0.0 for t in tags]
-
-    def decode(self, table: Sequence[Sequence[float]]) -> list[int]:
-        """Indices of the best tag at each position, given each position's tag marginals."""
-        log = math.log
-        penalty = self.penalty
-        k = len(self.tags)
-        neg = -1e18
-        row = table[0]
-        score = [log(row[j] + 1e-12) - penalty[j] if self.start_ok[j] else neg for j in range(k)]
-        back: list[list[int]] = []
-        for row in table[1:]:
-            new = [neg] * k
-            pointers = [0] * k
-            for previous, members in self.groups:
-                arg = max(previous, key=score.__getitem__)
-                best = score[arg]
-                for j in members:
-                    new[j] = best + log(row[j] + 1e-12) - penalty[j]
-                    pointers[j] = arg
-            score = new
-            back.append(pointers)
-        last = max(range(k), key=lambda j: score[j] if self.end_ok[j] else neg)
-        path = [last]
-        for pointers in reversed(back):
-            path.append(pointers[path[-1]])
-        path.reverse()
-        return path
 
 
 class CRFModel:

@@ -38,7 +38,6 @@ from medner.models.abbreviations import (
     carry_across_documents,
 )
 from medner.models.base import MODEL_CONFIG_FILE, read_model_config
-from medner.models.crf import PosteriorDecoder
 from medner.models.onnxrt import (
     FILES,
     RUNTIME_ENV,
@@ -48,6 +47,7 @@ from medner.models.onnxrt import (
     inference_threads,
 )
 from medner.models.tagging import (
+    PosteriorDecoder,
     TokenSpan,
     encode_document,
     sentence_token_spans,
@@ -507,6 +507,7 @@ def train_transformer(
     config: TransformerConfig,
     on_epoch: Callable[[int, float], None] | None = None,
     dev: Sequence[Document] = (),
+    dev_score: Callable[[TransformerModel, Sequence[Document]], float] | None = None,
 ) -> TransformerModel:
     """Fine-tune ``config.ensemble`` members (encoder + tag head) on ``docs`` (AdamW, linear
     warm-up and decay), member i with seed ``config.seed + i``.
@@ -514,11 +515,15 @@ def train_transformer(
     With ``config.early_stopping`` > 0, each member is scored on ``dev`` (strict micro F1)
     after every epoch and keeps its best epoch's weights; the dev scores per epoch are recorded
     in the model's metadata under ``epoch_selection``. ``dev`` never trains the model.
+    ``dev_score`` scores a model on ``dev`` (the training stage passes strict micro F1 from
+    ``medner.evaluation``; this layer does not import it).
     """
     from transformers import AutoTokenizer
 
     if config.early_stopping and not dev:
         raise ConfigError("transformer.early_stopping needs dev data to score epochs on (--dev)")
+    if config.early_stopping and dev_score is None:
+        raise ConfigError("transformer.early_stopping needs a dev_score to rank epochs by")
 
     where = _device(config.device)
     source = encoder_path(config.encoder)
@@ -529,15 +534,14 @@ def train_transformer(
     tags = ["O"] + [f"{p}-{label}" for label in labels for p in prefixes]
     score: Callable[[Any, Any], float] | None = None
     if config.early_stopping:
-        from medner.evaluation.evaluate import dev_context, evaluate_model
-
+        assert dev_score is not None
         single = config.model_copy(update={"ensemble": 1})
 
         def dev_f1(encoder: Any, head: Any) -> float:
             encoder.eval()
             head.eval()
             probe = TransformerModel([(encoder, head)], tokenizer, tags, single)
-            return evaluate_model(probe, dev, context=dev_context(probe, dev)).scores.micro.f1
+            return dev_score(probe, dev)
 
         score = dev_f1
 

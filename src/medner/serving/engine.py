@@ -28,8 +28,9 @@ from typing import Any, Literal
 import anyio
 
 from medner.errors import MednerError
+from medner.inference.extract import entity_records
 from medner.models.base import NerModel, load_model, model_version, read_model_config
-from medner.types import Entity
+from medner.models.refs import is_registry_ref
 
 Mode = Literal["processes", "threads"]
 _PROCESS_MODEL: NerModel | None = None  # the model of an extraction process
@@ -42,12 +43,9 @@ def _process_init(directory: str) -> None:
     _PROCESS_MODEL = load_model(Path(directory))
 
 
-def _process_predict(texts: list[str]) -> list[list[tuple[int, int, str, str, float]]]:
+def _process_predict(texts: list[str]) -> list[list[dict[str, Any]]]:
     assert _PROCESS_MODEL is not None
-    return [
-        [(e.start, e.end, e.text, e.label, e.confidence) for e in _PROCESS_MODEL.predict(t)]
-        for t in texts
-    ]
+    return [entity_records(_PROCESS_MODEL, t) for t in texts]
 
 
 @dataclass(slots=True)
@@ -75,7 +73,7 @@ class Loaded:
 
 def resolve(source: str, default_name: str) -> tuple[str, str, Path]:
     """(name, version, local directory) of a model directory or a ``models:/`` URI."""
-    if source.startswith("models:/"):
+    if is_registry_ref(source):
         from medner.tracking.registry import registry_client, resolve_model_dir, version_of
 
         name, version = version_of(registry_client(), source)
@@ -147,22 +145,24 @@ class ModelHolder:
                 old.close()
             return loaded
 
-    async def extract(self, texts: list[str]) -> tuple[list[list[Entity]], float, Loaded]:
-        """Entities of each text with the current model; the milliseconds it took."""
+    async def extract(self, texts: list[str]) -> tuple[list[list[dict[str, Any]]], float, Loaded]:
+        """Entity records of each text with the current model (``entity_records``, the path
+        ``medner extract`` and the batch job take too); the milliseconds it took."""
         loaded = self.current
         if loaded is None:
             raise MednerError("no model loaded")
         started = time.perf_counter()
         if loaded.pool is not None:
-            rows = await asyncio.get_running_loop().run_in_executor(
+            found = await asyncio.get_running_loop().run_in_executor(
                 loaded.pool, _process_predict, texts
             )
-            found = [[Entity(*row) for row in note] for note in rows]
         else:
             assert loaded.replicas is not None
             model = await loaded.replicas.get()
             try:
-                found = await anyio.to_thread.run_sync(lambda: [model.predict(t) for t in texts])
+                found = await anyio.to_thread.run_sync(
+                    lambda: [entity_records(model, t) for t in texts]
+                )
             finally:
                 loaded.replicas.put_nowait(model)
         return found, (time.perf_counter() - started) * 1000, loaded

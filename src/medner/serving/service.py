@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from medner.serving.app import create_app
 from medner.serving.auth import ApiKey, KeyStore, parse_env_keys, read_keys_file
 from medner.serving.logs import configure_json_logging
-from medner.serving.predlog import PredictionLog
 from medner.serving.settings import ServeSettings
+from medner.store.predictions import PredictionLog
 
 
 def load_keys(settings: ServeSettings) -> list[ApiKey]:
@@ -23,9 +23,9 @@ def build_app(settings: ServeSettings | None = None) -> FastAPI:
     """The app for ``settings`` (default: from the environment)."""
     settings = settings or ServeSettings()
     log = None
-    if settings.prediction_log_url:
+    if settings.prediction_log:
         log = PredictionLog(
-            settings.prediction_log_url,
+            settings.database_url,
             buffer=settings.prediction_log_buffer,
             batch=settings.prediction_log_batch,
             flush_seconds=settings.prediction_log_flush_seconds,

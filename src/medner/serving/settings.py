@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from medner.store.db import DEFAULT_DATABASE_URL
+
 
 class ServeSettings(BaseSettings):
     """Everything ``medner serve`` can be told; each field is also ``MEDNER_<NAME>``."""
@@ -42,10 +44,12 @@ class ServeSettings(BaseSettings):
         Path("runs/api-keys.json"), description="Hashed keys written by `medner keys create`."
     )
     dev: bool = Field(False, description="Development mode: start without keys, print one.")
-    prediction_log_url: str = Field(
-        "sqlite:///runs/predictions.db",
-        description="SQLAlchemy URL of the prediction log (PostgreSQL in production); '' off.",
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the store (the prediction log's database; PostgreSQL in "
+        "production).",
     )
+    prediction_log: bool = Field(True, description="Record every extraction in the store.")
     prediction_log_text: bool = Field(
         False, description="Also store each note's text in the prediction log (review queue)."
     )

@@ -22,6 +22,7 @@ from typing import Any
 from medner.errors import MednerError, ModelLoadError
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.base import NerModel, load_model
+from medner.models.refs import is_registry_ref
 from medner.tracking.runs import MODEL_ARTIFACT, RunInfo, quiet_mlflow
 from medner.tracking.store import configure, model_cache_dir
 
@@ -31,11 +32,6 @@ CHALLENGER = "challenger"
 DEFAULT_TOLERANCE = 0.01
 MICRO = "micro"
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
-
-
-def is_model_uri(ref: str | Path) -> bool:
-    """Whether ``ref`` is a registry URI rather than a directory."""
-    return str(ref).startswith("models:/")
 
 
 def registry_client() -> Any:
@@ -71,7 +67,7 @@ def version_of(client: Any, uri: str) -> tuple[str, str]:
 def resolve_model_dir(ref: str | Path) -> Path:
     """A local model directory for a directory path or a ``models:/`` URI (downloaded once
     per version into the model cache; versions never change, so the cache never goes stale)."""
-    if not is_model_uri(ref):
+    if not is_registry_ref(ref):
         return Path(ref)
     import mlflow
 
@@ -196,7 +192,7 @@ def promote(
     as tags on the candidate version either way."""
     from mlflow.exceptions import MlflowException
 
-    from medner.training.train import load_documents
+    from medner.data.documents import load_documents
 
     if force and not reason:
         raise MednerError("--force needs --reason: say why the gate is overridden")

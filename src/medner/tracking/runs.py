@@ -82,7 +82,7 @@ def log_datasets(paths: Sequence[Path], context: str) -> None:
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
 
-    from medner.training.train import file_digest
+    from medner.data.documents import file_digest
 
     for path in paths:
         dataset = MetaDataset(  # type: ignore[abstract]

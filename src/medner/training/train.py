@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -17,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import medner
-from medner.data import read_corpus
-from medner.data.readers import biotext_pair
+from medner.data.documents import file_digest, load_documents
 from medner.errors import ConfigError
-from medner.evaluation.evaluate import dev_context, evaluate_model
+from medner.evaluation.evaluate import dev_context, dev_f1, evaluate_model
 from medner.models.base import MODEL_CARD_FILE, NerModel, read_model_config
 from medner.models.crf import read_clusters, train_crf
 from medner.models.tagging import encode_document, sentence_token_spans
@@ -44,49 +42,6 @@ class TrainResult:
     output: Path
     metrics: dict[str, Any]
     seconds: float
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file (of both files of a BioText pair, given either)."""
-    digest = hashlib.sha256()
-    paths = [path]
-    if path.name.endswith(("_sent", "_label")) or not path.exists():
-        paths = list(biotext_pair(path))
-    for p in paths:
-        digest.update(p.read_bytes())
-    return digest.hexdigest()
-
-
-def load_documents(
-    paths: Sequence[Path], labels: Sequence[str] | None = None, warn_mixed: bool = False
-) -> list[Document]:
-    """All documents of the given datasets, in order; with ``labels``, only those entities.
-
-    With ``warn_mixed``, datasets that annotate different types are reported in a warning: a
-    word that is O in one may be an entity of a type only another annotates (``labels`` keeps
-    the shared ones).
-    """
-    docs: list[Document] = []
-    seen: dict[Path, set[str]] = {}
-    for path in paths:
-        before = len(docs)
-        docs.extend(read_corpus(path))
-        seen[path] = {e.label for d in docs[before:] for e in d.entities}
-    if labels is not None:
-        keep = set(labels)
-        for doc in docs:
-            doc.entities = [e for e in doc.entities if e.label in keep]
-    elif warn_mixed and len(seen) > 1:
-        union = set().union(*seen.values())
-        for path, found in seen.items():
-            if found and found != union:
-                logger.warning(
-                    "%s has no %s entities, which other datasets annotate: its O words may be "
-                    "unannotated ones (set labels to the shared types to train on those only)",
-                    path,
-                    ", ".join(sorted(union - found)),
-                )
-    return docs
 
 
 def resolve_clusters(spec: str) -> dict[str, str]:
@@ -148,7 +103,9 @@ def train(
     if config.backend == "transformer":
         from medner.models.transformer import train_transformer
 
-        model = train_transformer(train_docs, config.transformer, on_iteration, dev_docs)
+        model = train_transformer(
+            train_docs, config.transformer, on_iteration, dev_docs, dev_score=dev_f1
+        )
     else:
         sentences = [
             ([doc.text[s:e] for s, e in ts.tokens], ts.tags)

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medner.data.documents import load_documents
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.crf import train_crf
 from medner.models.tagging import encode_document
 from medner.training.config import TrainConfig
-from medner.training.train import load_documents, resolve_clusters
+from medner.training.train import resolve_clusters
 
 logger = logging.getLogger(__name__)
 

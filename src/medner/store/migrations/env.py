@@ -1,11 +1,11 @@
-"""Alembic environment of the prediction log (run by medner.serving.predlog.migrate)."""
+"""Alembic environment of the store (run by medner.store.migrate)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from medner.serving.predlog import Base
+from medner.store.tables import Base
 
 url = context.config.get_main_option("sqlalchemy.url")
 assert url is not None

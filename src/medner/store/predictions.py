@@ -1,12 +1,12 @@
-"""The prediction log: every extraction recorded through SQLAlchemy, off the request path.
+"""The prediction log: every extraction the API answers, recorded off the request path.
 
 Requests put a record in a bounded in-memory buffer and return; one background thread writes
-the buffer in batches (``executemany`` inserts). When the buffer is full the record is dropped
-and counted (``medner_prediction_log_dropped_total``), never silently; on shutdown the buffer is
-flushed. The schema is managed by Alembic (``medner/serving/migrations``), upgraded on start.
+the buffer in batches (``executemany`` inserts) into the store's ``predictions`` table. When the
+buffer is full the record is dropped and counted (``medner_prediction_log_dropped_total``),
+never silently; on shutdown the buffer is flushed.
 
 A record holds the note id, the SHA-256 of its text, its length, the entities, the model
-version, the time and the latency. The note text itself is stored only when
+version, the time and the latency. The note text itself is stored only when the API's
 ``prediction_log_text`` is set (the review queue needs it); it is off by default.
 """
 
@@ -16,52 +16,16 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, create_engine, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from medner.store.db import engine as make_engine
+from medner.store.db import migrate
+from medner.store.tables import Prediction
 
 logger = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Prediction(Base):
-    """One extraction."""
-
-    __tablename__ = "predictions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    request_id: Mapped[str] = mapped_column(String(64))
-    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    note_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
-    text_sha256: Mapped[str] = mapped_column(String(64))
-    length: Mapped[int] = mapped_column(Integer)
-    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    entity_count: Mapped[int] = mapped_column(Integer)
-    model_version: Mapped[str] = mapped_column(String(128))
-    latency_ms: Mapped[float] = mapped_column(Float)
-    text: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the latest schema (Alembic ``upgrade head``)."""
-    from alembic import command
-    from alembic.config import Config
-
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
 
 
 class PredictionLog:
@@ -90,7 +54,7 @@ class PredictionLog:
 
     def start(self) -> None:
         migrate(self.url)
-        self._engine = create_engine(self.url, pool_pre_ping=True)
+        self._engine = make_engine(self.url)
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 

@@ -1,6 +1,6 @@
 """Entry file for ``spark-submit``: the ``medner batch`` command under a cluster's Spark.
 
-    spark-submit --master yarn [spark options] "$(python -m medner.batch.submit --path)" \\
+    spark-submit --master yarn [spark options] "$(python -m medner.cli.submit --path)" \\
         --model model --input s3a://notes/ --output s3a://entities/
 
 The master and every Spark setting then come from ``spark-submit``, not from ``--master``.

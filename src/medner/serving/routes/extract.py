@@ -1,0 +1,122 @@
+"""``POST /v1/extract`` and ``POST /v1/extract/batch``: entities of notes (scope ``extract``).
+
+Request path: key, scope and rate (401/403/429) → body size (413) → UTF-8 (400) → JSON and schema
+(422, naming the field) → note length (413) → extraction off the event loop → response; the
+prediction-log record is queued and written later by another thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
+from medner.serving.engine import Loaded
+from medner.serving.schemas import (
+    ERRORS,
+    BatchRequest,
+    BatchResponse,
+    EntityOut,
+    ExtractRequest,
+    ExtractResponse,
+    ModelRef,
+)
+
+router = APIRouter(route_class=GuardedRoute, dependencies=[require_scope("extract")])
+
+
+def _respond(
+    services: Services,
+    request: Request,
+    notes: list[ExtractRequest],
+    found: list[list[dict[str, Any]]],
+    ms: float,
+    loaded: Loaded,
+) -> list[ExtractResponse]:
+    """Responses for the notes; metrics observed and prediction-log records queued."""
+    metrics, log = services.metrics, services.prediction_log
+    ref = ModelRef(name=loaded.name, version=loaded.version)
+    counts: Counter[str] = Counter()
+    now = datetime.now(UTC)
+    per_note_ms = ms / max(1, len(notes))
+    out = []
+    for note, entities in zip(notes, found, strict=True):
+        by_label = Counter(e["label"] for e in entities)
+        counts.update(by_label)
+        for label in loaded.info["labels"]:
+            metrics.entities.labels(label=label).observe(by_label.get(label, 0))
+        for e in entities:
+            metrics.confidence.labels(label=e["label"]).observe(e["confidence"])
+        metrics.note_length.observe(len(note.text))
+        if log is not None:
+            log.record(
+                {
+                    "created_at": now,
+                    "request_id": request.state.request_id,
+                    "key_id": request.state.key_id,
+                    "note_id": None if note.note_id is None else str(note.note_id),
+                    "text_sha256": hashlib.sha256(note.text.encode()).hexdigest(),
+                    "length": len(note.text),
+                    "entities": entities,
+                    "entity_count": len(entities),
+                    "model_version": loaded.version,
+                    "latency_ms": per_note_ms,
+                    "text": note.text if services.settings.prediction_log_text else None,
+                }
+            )
+        out.append(
+            ExtractResponse(
+                note_id=note.note_id,
+                entities=[EntityOut(**e) for e in entities],
+                model=ref,
+                timing_ms=round(per_note_ms, 3),
+            )
+        )
+    request.state.entity_counts = dict(sorted(counts.items()))
+    return out
+
+
+def _too_long(notes: list[ExtractRequest], max_chars: int) -> JSONResponse | None:
+    for i, note in enumerate(notes):
+        if len(note.text) > max_chars:
+            where = "text" if len(notes) == 1 else f"notes.{i}.text"
+            return error(413, f"{where} has {len(note.text)} characters; the limit is {max_chars}")
+    return None
+
+
+@router.post(
+    "/v1/extract", response_model=ExtractResponse, responses=ERRORS, summary="Entities of one note"
+)
+async def extract(request: Request, body: ExtractRequest, services: ServicesDep) -> Any:
+    if (problem := _too_long([body], services.settings.max_chars)) is not None:
+        return problem
+    found, ms, loaded = await services.holder.extract([body.text])
+    return _respond(services, request, [body], found, ms, loaded)[0]
+
+
+@router.post(
+    "/v1/extract/batch",
+    response_model=BatchResponse,
+    responses=ERRORS,
+    summary="Entities of several notes",
+)
+async def extract_batch(request: Request, body: BatchRequest, services: ServicesDep) -> Any:
+    settings = services.settings
+    if len(body.notes) > settings.max_batch:
+        return error(
+            413, f"{len(body.notes)} notes in one batch; the limit is {settings.max_batch}"
+        )
+    if (problem := _too_long(body.notes, settings.max_chars)) is not None:
+        return problem
+    found, ms, loaded = await services.holder.extract([n.text for n in body.notes])
+    results = _respond(services, request, body.notes, found, ms, loaded)
+    return BatchResponse(
+        results=results,
+        model=ModelRef(name=loaded.name, version=loaded.version),
+        timing_ms=round(ms, 3),
+    )

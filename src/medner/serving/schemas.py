@@ -1,0 +1,80 @@
+"""Request and response bodies of the API (its OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# the error statuses a guarded route documents (bodies are {"detail": reason})
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or unknown API key"},
+    403: {"description": "the key lacks the scope"},
+    413: {"description": "body or note text too large"},
+    422: {"description": "invalid JSON or schema; names the field"},
+    429: {"description": "rate limit; see Retry-After"},
+}
+EXAMPLE_NOTE = "Known case of hypertension. Asthma, treated with inhaled budesonide."
+
+
+class ExtractRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": EXAMPLE_NOTE, "note_id": "rx-1042"}]},
+    )
+
+    text: str = Field(description="The note, as written. Offsets of entities index into it.")
+    note_id: str | int | None = Field(None, description="Your id of the note, echoed back.")
+    metadata: dict[str, Any] | None = Field(
+        None, description="Free-form context (specialty, date...); not used for extraction."
+    )
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"notes": [{"text": EXAMPLE_NOTE, "note_id": 1}]}]},
+    )
+
+    notes: list[ExtractRequest] = Field(description="Notes to extract from, in order.")
+
+
+class EntityOut(BaseModel):
+    start: int = Field(description="Offset of the first character (Unicode code points).")
+    end: int = Field(description="Offset after the last character.")
+    text: str = Field(description="note[start:end]")
+    label: str = Field(description="DISEASE, TREATMENT (or CHEMICAL).")
+    confidence: float = Field(description="Lowest per-token marginal probability of the span.")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ExtractResponse(BaseModel):
+    note_id: str | int | None
+    entities: list[EntityOut]
+    model: ModelRef
+    timing_ms: float = Field(description="Time spent extracting, in milliseconds.")
+
+
+class BatchResponse(BaseModel):
+    results: list[ExtractResponse]
+    model: ModelRef
+    timing_ms: float
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    source: str
+    backend: str
+    labels: list[str]
+    metrics: dict[str, Any]
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="Directory or models:/ URI; default: the same.")

@@ -1,0 +1,57 @@
+"""Engines and migrations from one URL setting."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+DATABASE_URL_ENV = "MEDNER_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///runs/medner.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    """``url`` if given, else ``MEDNER_DATABASE_URL``, else the SQLite file under ``runs/``."""
+    return url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    return None
+
+
+def engine(url: str | None = None) -> Engine:
+    """A SQLAlchemy engine for the database (connections checked before use)."""
+    url = database_url(url)
+    if (path := _sqlite_file(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the database to the latest schema (Alembic ``upgrade head``); idempotent.
+
+    A database made by an earlier medner (the prediction log of ``medner serve``, revision
+    ``0001``) is upgraded in place: its rows stay.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    url = database_url(url)
+    if (path := _sqlite_file(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # Alembic's INFO lines ("Context impl", "Will assume") are for debugging, not for a start
+    alembic_logger = logging.getLogger("alembic")
+    if alembic_logger.level == logging.NOTSET and not logging.getLogger().isEnabledFor(
+        logging.DEBUG
+    ):
+        alembic_logger.setLevel(logging.WARNING)
+    command.upgrade(config, "head")
