@@ -129,6 +129,7 @@ def running_server(model_dir: Path, tmp: Path, **settings: str) -> Iterator[Serv
         **{f"MEDNER_{k.upper()}": v for k, v in settings.items()},
     }
     command = [sys.executable, "-m", "medner", "serve", "--model", str(model_dir)]
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "server.log"
     SERVER_LOGS.append(log)
     with log.open("wb") as stderr:

@@ -136,3 +136,23 @@ def test_serve_refuses_to_start_without_keys(model_dir: Path, tmp_path: Path) ->
     )
     assert result.exit_code == 2
     assert "no API keys" in result.output and "--dev" in result.output
+
+
+def test_a_dev_start_is_quiet_and_shows_the_model_url_key_and_curl(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    with running_server(model_dir, tmp_path / "quiet", dev="true") as server:
+        pass
+    text = server.log.read_text()
+    assert f"serving {model_dir} at {server.base}" in text
+    assert "a key valid until this process ends" in text
+    assert f"curl -s {server.base}/v1/extract -H 'Authorization: Bearer " in text
+    loggers = {json.loads(line)["logger"] for line in text.splitlines() if line.startswith("{")}
+    assert not {lg for lg in loggers if lg.startswith(("alembic", "uvicorn"))}, loggers
+    # debug brings the libraries' lines back
+    with running_server(model_dir, tmp_path / "loud", dev="true", log_level="debug") as loud:
+        pass
+    lines = loud.log.read_text().splitlines()
+    loud_loggers = {json.loads(line)["logger"] for line in lines if line.startswith("{")}
+    assert any(lg.startswith("alembic") for lg in loud_loggers), loud_loggers
+    assert any(lg.startswith("uvicorn") for lg in loud_loggers), loud_loggers

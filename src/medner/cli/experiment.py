@@ -32,9 +32,9 @@ def run_cli(
     force: Annotated[
         bool, typer.Option("--force", help="Build this experiment even if its output exists.")
     ] = False,
-    root: Annotated[
-        Path, typer.Option("--root", help="Folder of the named configs.")
-    ] = Path("configs/experiments"),
+    root: Annotated[Path, typer.Option("--root", help="Folder of the named configs.")] = Path(
+        "configs/experiments"
+    ),
 ) -> None:
     """Build an experiment's model: the experiments it needs first (those whose output is
     missing), then its own steps, each one `medner` command run in its own process."""
@@ -63,9 +63,9 @@ def run_cli(
 
 @experiment_app.command("list")
 def list_cli(
-    root: Annotated[
-        Path, typer.Option("--root", help="Folder of the configs.")
-    ] = Path("configs/experiments"),
+    root: Annotated[Path, typer.Option("--root", help="Folder of the configs.")] = Path(
+        "configs/experiments"
+    ),
 ) -> None:
     """Every experiment config: its name, output, and whether the output exists."""
     from medner.training.experiment import load_experiment

@@ -65,13 +65,16 @@ def serve_cli(
             err.print(
                 f"[bold yellow]development mode[/]: a key valid until this process ends:\n{key}"
             )
-            err.print(f"API at {url} (OpenAPI at {url}/docs). Try:")
+            err.print(f"serving {settings.model} at {url} (OpenAPI at {url}/docs). Try:")
             print(
                 f"curl -s {url}/v1/extract -H 'Authorization: Bearer {key}' "
                 f"-H 'Content-Type: application/json' -d '{json.dumps({'text': EXAMPLE_NOTE})}'",
                 flush=True,
             )
-        configure_json_logging()
+        try:
+            configure_json_logging()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if settings.prediction_log:  # once, before any worker starts (they only check it)
             migrate(settings.database_url)
         if settings.workers == 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -28,13 +29,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-def configure_json_logging(level: int = logging.INFO) -> None:
-    """Send every logger (uvicorn's too) to stderr as JSON lines."""
+LOG_LEVEL_ENV = "MEDNER_LOG_LEVEL"
+# libraries whose INFO lines are start-up chatter ("Context impl SQLiteImpl", "Started server
+# process"): logged from WARNING up unless MEDNER_LOG_LEVEL=debug
+LIBRARIES = ("alembic", "uvicorn", "uvicorn.error", "uvicorn.access", "mlflow", "httpx", "httpcore")
+
+
+def configure_json_logging(level: str | None = None) -> None:
+    """Send every logger (uvicorn's too) to stderr as JSON lines: medner's from ``level``
+    (default ``MEDNER_LOG_LEVEL``, else ``info``), the libraries' from WARNING (all of them
+    from DEBUG when the level is ``debug``)."""
+    name = (level or os.environ.get(LOG_LEVEL_ENV) or "info").upper()
+    numeric = logging.getLevelNamesMapping().get(name)
+    if numeric is None:
+        raise ValueError(f"{LOG_LEVEL_ENV}={name.lower()}: use debug, info, warning or error")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    root.setLevel(numeric)
+    for library in LIBRARIES:
+        logger = logging.getLogger(library)
+        logger.setLevel(
+            logging.DEBUG if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        )
+    for library in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(library).handlers[:] = []
+        logging.getLogger(library).propagate = True
