@@ -200,7 +200,8 @@ def main() -> int:
             " train split by its experiment config (`biotext/crf`, `ncbi/crf`,"
             " `biotext/transformer`, `ncbi/transformer-s14` under configs/experiments/;"
             " `make bench-backends` builds what is missing); the transformers: 10 epochs,"
-            " O penalty 0 (chosen on dev in the GPU runs), NCBI with devel as dev. GPU rows: `bench/neural.py` on a lent H100.",
+            " O penalty 0 (chosen on dev in the GPU runs), NCBI with devel as dev. GPU rows:"
+            " `bench/neural.py` on a lent H100.",
             "",
             "| backend | "
             + " | ".join(f"F1 {c} test" for c in corpora)
