@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from medner.models import load_model
 from medner.models.base import model_version
 from medner.serving.service import build_app
-from tests.conftest import TINY_SENTENCES, train_tiny
+from tests.conftest import DATA, TINY_SENTENCES, train_tiny
 from tests.serving.conftest import ADMIN, EXTRACT, make_settings
 
 NOTE = "Patients with diabetes mellitus received metformin daily . Asthma was treated ."
@@ -220,3 +220,36 @@ def test_every_response_body_is_json(client: TestClient) -> None:
         client.post("/v1/extract"),
     ):
         assert isinstance(json.loads(response.text), dict)
+
+
+@pytest.mark.parametrize("extract_in", ["threads", "processes"])
+def test_the_api_returns_what_medner_extract_writes(
+    biotext_model_dir: Path, tmp_path: Path, extract_in: str
+) -> None:
+    """One extraction path: the API's entities for MTSamples notes are the very records
+    `medner extract` writes for them (the BioText model, so there are many)."""
+    from medner.inference import extract_file, read_notes
+
+    notes = list(
+        read_notes(
+            DATA / "mtsamples/mtsamples.parquet",
+            id_column="note_id",
+            text_column="transcription",
+        )
+    )[:12]
+    notes = [n for n in notes if n.text]
+    output = tmp_path / "entities.jsonl"
+    extract_file(load_model(biotext_model_dir), notes, output)
+    expected = {r["id"]: r["entities"] for r in map(json.loads, output.read_text().splitlines())}
+    assert sum(len(e) for e in expected.values()) > 50
+    settings = make_settings(
+        biotext_model_dir, tmp_path, extract_in=extract_in, max_chars=100_000, max_batch=32
+    )
+    with TestClient(build_app(settings)) as client:
+        batch = [{"text": n.text, "note_id": n.id} for n in notes]
+        r = client.post("/v1/extract/batch", json={"notes": batch}, headers=EXTRACT)
+        assert r.status_code == 200, r.text
+        got = {res["note_id"]: res["entities"] for res in r.json()["results"]}
+        one = client.post("/v1/extract", json=batch[0], headers=EXTRACT).json()
+    assert got == expected
+    assert one["entities"] == expected[notes[0].id]
