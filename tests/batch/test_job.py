@@ -182,3 +182,22 @@ def test_all_mtsamples_batch_equals_extract(
     assert len(got) == len(set(got)) == len(expected)
     assert set(got) == expected
     assert len(read_dataset(out / "notes")) == 4966
+
+
+def test_a_binary_text_column_is_quarantined_not_called_ok(
+    spark: Any, tmp_path: Path, model_dir: Path
+) -> None:
+    """Issue 23: binary text (valid UTF-8 or not) came out "ok" with no entities."""
+    notes = tmp_path / "binary.parquet"
+    texts = [b"Asthma was treated .", b"\xff\xfe broken", None]
+    pq.write_table(pa.table({"id": [1, 2, 3], "text": pa.array(texts, pa.binary())}), notes)
+    out = tmp_path / "out"
+    summary = run_batch(BatchConfig(model_dir, out, notes), spark)
+    quarantine = {r["note_id"]: r["reason"] for r in read_dataset(out / "quarantine")}
+    assert quarantine == {
+        1: "text is not a string (binary column)",
+        2: "text is not a string (binary column)",
+        3: "text is null",
+    }
+    assert read_dataset(out / "notes") == []
+    assert (summary.notes, summary.quarantined, summary.entities) == (3, 3, 0)

@@ -82,3 +82,48 @@ def test_a_corpus_text_reads_as_notes_without_its_labels(tmp_path: Path) -> None
     notes = list(read_notes(tmp_path / "c.tsv"))
     assert [n.text for n in notes] == [d.text for d in docs]
     assert all(n.problem is None for n in notes)
+
+
+def test_a_malformed_csv_row_is_named_not_merged(tmp_path: Path) -> None:
+    """Issue 23: an unterminated quote merged rows into one note and dropped fields, exit 0."""
+    path = tmp_path / "notes.csv"
+    path.write_text('id,text\n1,"Asthma, 2,Gout\n3,Flu",x\n5,Fever\n', encoding="utf-8")
+    notes = list(read_notes(path))
+    assert [(n.id, n.text) for n in notes] == [("notes.csv:2", None), ("5", "Fever")]
+    assert notes[0].problem == (
+        f"{path}: row 2 (line 2) has 3 fields, the header 2 (an unterminated quote merges rows)"
+    )
+    with pytest.raises(DataFormatError, match=r"notes\.csv:2: row 2 \(line 2\) has 3 fields"):
+        list(read_notes(path, bad_rows="stop"))
+
+
+def test_broken_quoting_is_reported_and_reading_stops(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('id,text\n1,Gout\n2,"Asthma"x\n3,Flu\n', encoding="utf-8")
+    notes = list(read_notes(path))
+    assert notes[0].text == "Gout"
+    assert notes[1].text is None and "row 3 (line 3): malformed CSV" in (notes[1].problem or "")
+    assert len(notes) == 2
+
+
+def test_undecodable_files_are_clear_errors_naming_the_file(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,text\n1,Fièvre\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"latin\.csv.*not valid UTF-8"):
+        list(read_notes(latin))
+    header = tmp_path / "header.csv"
+    header.write_bytes("id,tëxt\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"header\.csv:1: not valid UTF-8"):
+        list(read_notes(header, text_column="tëxt"))
+    fake = tmp_path / "random.parquet"
+    fake.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataFormatError, match=r"random\.parquet: not a readable Parquet file"):
+        list(read_notes(fake))
+
+
+def test_a_file_undecodable_after_its_first_block_is_an_error_too(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    rows = "".join(f"{i},Asthma case {i}\n" for i in range(2000)).encode()
+    path.write_bytes(b"id,text\n" + rows + "9999,Fièvre\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"late\.csv:\d+: not valid UTF-8"):
+        list(read_notes(path))

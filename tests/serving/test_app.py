@@ -253,3 +253,41 @@ def test_the_api_returns_what_medner_extract_writes(
         one = client.post("/v1/extract", json=batch[0], headers=EXTRACT).json()
     assert got == expected
     assert one["entities"] == expected[notes[0].id]
+
+
+def test_what_utf8_or_the_log_cannot_hold_is_a_422_naming_the_field(client: TestClient) -> None:
+    """Issue 23: a lone surrogate in text or note_id was a 500; a NUL or an over-long note_id
+    poisoned the prediction log's batch."""
+    cases = {
+        b'{"text": "Asthma \\ud800"}': "text: Value error, lone surrogate at character 7",
+        b'{"text": "Asthma", "note_id": "\\ud800"}': "note_id: Value error, lone surrogate",
+        b'{"text": "Asthma", "note_id": "a\\u0000b"}': "note_id: Value error, contains a NUL",
+        b'{"notes": [{"text": "\\udc00x"}]}': "notes.0.text: Value error, lone surrogate",
+    }
+    for body, reason in cases.items():
+        r = client.post(
+            "/v1/extract" if b"notes" not in body else "/v1/extract/batch",
+            content=body,
+            headers={**EXTRACT, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, (body, r.text)
+        assert reason in r.json()["detail"], (body, r.text)
+    long_id = client.post(
+        "/v1/extract", json={"text": "Asthma", "note_id": "n" * 257}, headers=EXTRACT
+    )
+    assert long_id.status_code == 422 and "longer than 256 characters" in long_id.text
+    fits = client.post(
+        "/v1/extract", json={"text": "Asthma", "note_id": "n" * 256}, headers=EXTRACT
+    )
+    assert fits.status_code == 200
+
+
+def test_a_request_id_the_log_cannot_hold_is_a_400(client: TestClient) -> None:
+    too_long = client.post(
+        "/v1/extract", json={"text": "Asthma"}, headers={**EXTRACT, "X-Request-ID": "r" * 65}
+    )
+    assert too_long.status_code == 400 and "X-Request-ID" in too_long.json()["detail"]
+    ok = client.post(
+        "/v1/extract", json={"text": "Asthma"}, headers={**EXTRACT, "X-Request-ID": "r" * 64}
+    )
+    assert ok.status_code == 200 and ok.headers["x-request-id"] == "r" * 64

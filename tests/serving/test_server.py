@@ -82,6 +82,11 @@ bodies = st.one_of(
     st.lists(st.fixed_dictionaries({"text": st.text(max_size=80)}), max_size=6).map(
         lambda notes: json.dumps({"notes": notes}).encode()
     ),
+    # lone surrogates and NULs, which JSON can spell ("\\ud800") and UTF-8 cannot hold
+    st.fixed_dictionaries(
+        {"text": st.text(st.characters(categories=["Cs", "Cc", "Ll", "Zs"]), max_size=40)},
+        optional={"note_id": st.text(st.characters(categories=["Cs", "Cc", "Lu"]), max_size=300)},
+    ).map(lambda v: json.dumps(v).encode()),
 )
 
 

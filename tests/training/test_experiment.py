@@ -154,13 +154,26 @@ def test_a_tiny_experiment_runs_end_to_end(tmp_path: Path, tiny_docs: list[Docum
             "steps": [{"set-decoding": {"args": ["experiment:tiny/crf"], "abbreviations": True}}],
         },
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "medner", "experiment", "run", "tiny/crf-abbr", "--root", str(root)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "medner",
+                "experiment",
+                "run",
+                "tiny/crf-abbr",
+                "--root",
+                str(root),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    proc = run()
     assert proc.returncode == 0, proc.stderr
     assert "1/2 (tiny/crf) medner train" in proc.stderr
     assert "2/2 (tiny/crf-abbr) medner set-decoding" in proc.stderr
@@ -169,11 +182,5 @@ def test_a_tiny_experiment_runs_end_to_end(tmp_path: Path, tiny_docs: list[Docum
     assert base["backend"] == copy["backend"] == "crf"
     assert copy["config"]["abbreviations"] is True
     assert not base["config"].get("abbreviations")
-    again = subprocess.run(
-        [sys.executable, "-m", "medner", "experiment", "run", "tiny/crf-abbr", "--root", str(root)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = run()
     assert again.returncode == 0 and "nothing to do" in again.stderr

@@ -206,17 +206,27 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
                 )
         metadata = [c for c in columns if c not in {config.id_column, config.text_column}]
         text = F.col(config.text_column)
-        notes = notes.withColumn(
-            REASON,
-            F.when(text.isNull(), F.lit("text is null"))
-            .when(F.length(F.trim(text)) == 0, F.lit("text is empty"))
-            .when(
-                F.length(text) > config.max_chars,
-                F.lit(f"text longer than {config.max_chars} characters"),
+        text_type = notes.schema[config.text_column].dataType
+        if isinstance(text_type, T.StringType):
+            reason = (
+                F.when(text.isNull(), F.lit("text is null"))
+                .when(F.length(F.trim(text)) == 0, F.lit("text is empty"))
+                .when(
+                    F.length(text) > config.max_chars,
+                    F.lit(f"text longer than {config.max_chars} characters"),
+                )
+                .when(F.instr(text, _REPLACEMENT) > 0, F.lit("text is not valid UTF-8"))
+                .otherwise(F.lit(None).cast("string"))
             )
-            .when(F.instr(text, _REPLACEMENT) > 0, F.lit("text is not valid UTF-8"))
-            .otherwise(F.lit(None).cast("string")),
-        )
+            notes = notes.withColumn(REASON, reason)
+        else:
+            # e.g. a binary column (bytes, valid UTF-8 or not): every row is set aside, as
+            # `medner extract` refuses such a file (the fix is a string column at the source);
+            # the bytes themselves are dropped, never decoded
+            not_string = f"text is not a string ({text_type.simpleString()} column)"
+            notes = notes.withColumn(
+                REASON, F.when(text.isNull(), F.lit("text is null")).otherwise(F.lit(not_string))
+            ).withColumn(config.text_column, F.lit(None).cast("string"))
         # A small file is one input partition: spread it so every core works.
         partitions = config.partitions or max(
             notes.rdd.getNumPartitions(), 2 * session.sparkContext.defaultParallelism
@@ -252,18 +262,18 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         text_column, cache = config.text_column, config.sentence_cache
         # The totals are observed while the first write runs: no extra pass over the data.
         totals = Observation("totals")
+        aggregates = (
+            F.count(F.lit(1)).alias("notes"),
+            F.count(F.col(REASON)).alias("quarantined"),
+            F.sum(F.size("entities")).alias("entities"),
+        )
         # the results hold no note text, so keeping them for the three writes is cheap
         results = (
             notes.mapInPandas(
                 lambda it: _extract_batches(it, str(model_dir), text_column, version, cache),
                 schema,
             )
-            .observe(
-                totals,
-                F.count(F.lit(1)).alias("notes"),
-                F.count(F.col(REASON)).alias("quarantined"),
-                F.sum(F.size("entities")).alias("entities"),
-            )
+            .observe(totals, *aggregates)
             .persist()
         )
         joined = results.filter(F.col(REASON).isNull())
@@ -319,7 +329,12 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         )
         quarantine.write.mode("overwrite").parquet(str(config.output / "quarantine"))
 
-        counted = totals.get
+        try:
+            counted = totals.get
+        except Exception:  # no metrics observed (Spark skips them when no note reaches the
+            # entities write, e.g. every note quarantined): count in one more pass
+            row = results.agg(*aggregates).first()
+            counted = row.asDict() if row is not None else {}
         summary = BatchSummary(
             notes=int(counted["notes"]),
             quarantined=int(counted["quarantined"]),

@@ -270,6 +270,14 @@ def extract_cli(
             help="Sentences whose entities are kept in memory for reuse (0 turns it off).",
         ),
     ] = None,
+    bad_rows: Annotated[
+        str,
+        typer.Option(
+            "--bad-rows",
+            help="A malformed CSV row: 'skip' (counted as not processed, its reason naming "
+            "file and row) or 'stop' (the run ends with the error).",
+        ),
+    ] = "skip",
 ) -> None:
     """Extract entities from notes, streaming: one JSONL line per input note, in order."""
     from medner.inference import count_notes, extract_file, read_notes
@@ -277,7 +285,9 @@ def extract_cli(
     try:
         loaded = load_model_ref(model)
         set_sentence_cache(loaded, sentence_cache)
-        notes = read_notes(input_, id_column, text_column)
+        if bad_rows not in ("skip", "stop"):
+            raise MednerError(f"--bad-rows {bad_rows!r}: use skip or stop")
+        notes = read_notes(input_, id_column, text_column, bad_rows)  # type: ignore[arg-type]
         with progress_bar() as progress:
             task = progress.add_task("extracting", total=count_notes(input_), visible=show_progress)
             summary = extract_file(

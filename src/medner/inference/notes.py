@@ -13,11 +13,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from medner.errors import DataFormatError
 
 PARQUET_BATCH_ROWS = 512
+BadRows = Literal["skip", "stop"]
 CORPUS_SUFFIXES = {".tsv", ".conll", ".iob", ".bio", ".iob2", ".iobes"}
 
 
@@ -60,30 +61,73 @@ def _read_jsonl(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
             yield _coerce(obj.get(id_column, f"{path.name}:{number}"), obj.get(text_column), where)
 
 
-def _read_csv(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
+def _read_csv(
+    path: Path, id_column: str, text_column: str, bad_rows: BadRows = "skip"
+) -> Iterator[Note]:
+    """Rows of a CSV file with a header, read strictly: a row with another number of fields
+    than the header (an unterminated quote merges rows into one) or broken quoting is
+    malformed. ``bad_rows="skip"`` yields it as a note that cannot be processed, naming file and
+    row; ``"stop"`` raises ``DataFormatError``."""
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or text_column not in reader.fieldnames:
-            raise DataFormatError(
-                path,
-                1,
-                f"no column {text_column!r} (columns: {reader.fieldnames}); use --text-column",
-            )
+        reader = csv.reader(fh, strict=True)
         try:
-            for row in reader:
-                where = f"{path}:{reader.line_num}"
-                yield _coerce(
-                    row.get(id_column) or f"{path.name}:{reader.line_num}", row[text_column], where
+            header = next(reader, None)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataFormatError(path, 1, _csv_problem(exc)) from exc
+        if header is None or text_column not in header:
+            raise DataFormatError(
+                path, 1, f"no column {text_column!r} (columns: {header}); use --text-column"
+            )
+        text_at = header.index(text_column)
+        id_at = header.index(id_column) if id_column in header else None
+        row_number = 1
+        while True:
+            row_number += 1
+            start_line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:  # a file in another encoding: no row is right
+                raise DataFormatError(path, start_line, _csv_problem(exc)) from exc
+            except csv.Error as exc:
+                # the reader cannot find the next row boundary: the rest of the file is lost
+                problem = f"row {row_number} (line {start_line}): {_csv_problem(exc)}"
+                if bad_rows == "stop":
+                    raise DataFormatError(path, start_line, problem) from exc
+                yield Note(f"{path.name}:{start_line}", None, f"{path}: {problem}; stopped")
+                return
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                problem = (
+                    f"row {row_number} (line {start_line}) has {len(fields)} fields, the header"
+                    f" {len(header)} (an unterminated quote merges rows)"
                 )
-        except UnicodeDecodeError as exc:
-            raise DataFormatError(path, reader.line_num + 1, "not valid UTF-8") from exc
+                if bad_rows == "stop":
+                    raise DataFormatError(path, start_line, problem)
+                yield Note(f"{path.name}:{start_line}", None, f"{path}: {problem}")
+                continue
+            note_id = fields[id_at] if id_at is not None and fields[id_at] else None
+            yield _coerce(
+                note_id or f"{path.name}:{start_line}", fields[text_at], f"{path}:{start_line}"
+            )
+
+
+def _csv_problem(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not valid UTF-8 (byte {exc.start} of a read block): save the file as UTF-8"
+    return f"malformed CSV ({exc})"
 
 
 def _read_parquet(path: Path, id_column: str, text_column: str) -> Iterator[Note]:
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError...: not a Parquet file
+        raise DataFormatError(path, None, f"not a readable Parquet file ({exc})") from exc
     names = pf.schema_arrow.names
     if text_column not in names:
         raise DataFormatError(
@@ -116,12 +160,14 @@ def _read_corpus_text(path: Path) -> Iterator[Note]:
 
 
 def read_notes(
-    path: str | Path, id_column: str = "id", text_column: str = "text"
+    path: str | Path, id_column: str = "id", text_column: str = "text", bad_rows: BadRows = "skip"
 ) -> Iterator[Note]:
     """Notes from ``path``, by its extension: ``.jsonl``, ``.csv``, ``.parquet``, or ``.txt``
     (one note per file; a directory is read for its ``*.txt`` files); or the sentences of a
     CoNLL (``.tsv``, ``.conll``, ...) or BioText (``*_sent``) corpus, its labels ignored (to
-    tag a corpus's text with a teacher model, for distillation)."""
+    tag a corpus's text with a teacher model, for distillation). ``bad_rows``: what a malformed
+    CSV row does, ``skip`` (it is counted as not processed, its reason naming file and row) or
+    ``stop`` (``DataFormatError``)."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, None, "no such file or directory")
@@ -129,7 +175,7 @@ def read_notes(
     if suffix == ".jsonl":
         return _read_jsonl(path, id_column, text_column)
     if suffix == ".csv":
-        return _read_csv(path, id_column, text_column)
+        return _read_csv(path, id_column, text_column, bad_rows)
     if suffix in {".parquet", ".pq"}:
         return _read_parquet(path, id_column, text_column)
     if path.is_dir() or suffix == ".txt":
@@ -147,7 +193,10 @@ def count_notes(path: str | Path) -> int | None:
     if path.suffix.lower() in {".parquet", ".pq"}:
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except Exception:  # not a Parquet file: reading it says so, naming the file
+            return None
     if path.is_dir():
         return sum(1 for p in path.rglob("*.txt") if p.is_file())
     if path.suffix.lower() == ".txt":

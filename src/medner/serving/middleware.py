@@ -7,22 +7,28 @@ the note text.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 
-from medner.serving.deps import get_services
+from medner.serving.deps import error, get_services
 
 logger = logging.getLogger("medner.api")
+REQUEST_ID = re.compile(r"[\x21-\x7e]{1,64}")  # what the predictions table's column holds
 
 
 async def observe(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     metrics = get_services(request).metrics
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    given = request.headers.get("x-request-id")
+    if given is not None and not REQUEST_ID.fullmatch(given):
+        metrics.requests.labels(route="unmatched", status="400").inc()
+        return error(400, "X-Request-ID must be 1 to 64 visible ASCII characters")
+    request_id = given or uuid.uuid4().hex
     request.state.request_id = request_id
     request.state.key_id = None
     request.state.entity_counts = None

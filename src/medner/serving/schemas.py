@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_NOTE_ID = 256  # the predictions table's note_id column
+
+
+def _lone_surrogate(value: str) -> int | None:
+    """Offset of the first lone surrogate (JSON "\\ud800" decodes to one; UTF-8 cannot hold
+    it), or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
 
 # the error statuses a guarded route documents (bodies are {"detail": reason})
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -28,6 +41,25 @@ class ExtractRequest(BaseModel):
     metadata: dict[str, Any] | None = Field(
         None, description="Free-form context (specialty, date...); not used for extraction."
     )
+
+    @field_validator("text")
+    @classmethod
+    def _valid_unicode(cls, text: str) -> str:
+        if (at := _lone_surrogate(text)) is not None:
+            raise ValueError(f"lone surrogate at character {at}: send valid Unicode")
+        return text
+
+    @field_validator("note_id")
+    @classmethod
+    def _storable_id(cls, note_id: str | int | None) -> str | int | None:
+        if isinstance(note_id, str):
+            if len(note_id) > MAX_NOTE_ID:
+                raise ValueError(f"longer than {MAX_NOTE_ID} characters")
+            if "\x00" in note_id:
+                raise ValueError("contains a NUL character")
+            if (at := _lone_surrogate(note_id)) is not None:
+                raise ValueError(f"lone surrogate at character {at}: send valid Unicode")
+        return note_id
 
 
 class BatchRequest(BaseModel):

@@ -28,6 +28,43 @@ from medner.store.tables import Prediction
 logger = logging.getLogger(__name__)
 
 
+# the column lengths of the predictions table (tables.py): longer values are cut to fit
+LIMITS = {"request_id": 64, "key_id": 32, "note_id": 256, "text_sha256": 64, "model_version": 128}
+
+
+def _clean_text(value: str) -> str:
+    """What every database stores: no NUL (PostgreSQL refuses it in text) and no lone
+    surrogate (not encodable as UTF-8), each replaced by U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def clean_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A record the database accepts whatever the request held: strings cleaned of NUL and
+    lone surrogates (in the entities too), and bounded columns cut to their length."""
+    out = {key: _clean(value) for key, value in row.items()}
+    for key, limit in LIMITS.items():
+        value = out.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            out[key] = value[:limit]
+    return out
+
+
 class PredictionLog:
     """A bounded buffer and the thread that writes it."""
 
@@ -79,19 +116,34 @@ class PredictionLog:
                 break
         return rows
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         assert self._engine is not None
+        with self._engine.begin() as conn:
+            conn.execute(insert(Prediction), rows)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        """Insert a batch; if the batch fails, insert its rows one by one, so that a row the
+        database refuses costs only itself (counted, and logged by request id, not content)."""
+        rows = [clean_record(row) for row in rows]
         try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(Prediction), rows)
-        except Exception as exc:  # a failed write must not kill the writer: count and go on
-            self.dropped += len(rows)
-            self.on_dropped(len(rows))
-            logger.error(
-                "prediction log: %d records dropped, write failed: %s",
-                len(rows),
-                type(exc).__name__,
-            )
+            self._insert(rows)
+        except Exception:  # a failed batch: find the bad rows, keep the rest
+            written = 0
+            for row in rows:
+                try:
+                    self._insert([row])
+                except Exception as exc:  # the writer must not die: count and go on
+                    self.dropped += 1
+                    self.on_dropped(1)
+                    logger.error(
+                        "prediction log: record of request %s dropped, insert failed: %s",
+                        str(row.get("request_id"))[:64],
+                        type(exc).__name__,
+                    )
+                else:
+                    written += 1
+            self.written += written
+            self.on_written(written)
             return
         self.written += len(rows)
         self.on_written(len(rows))
