@@ -16,10 +16,11 @@ NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 
 def train_default_model(path: Path) -> Path:
     """Train the product's default model (the CRF on BioText train) at ``path``."""
+    from medner.data.corpora import corpus_path
     from medner.training.train import train
 
     print("training the default model...", file=sys.stderr)
-    train([REPO / "data/biotext/train_sent"], path)
+    train([REPO / corpus_path("biotext/train")], path)
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, provenance, write_section
+from medner.data.corpora import corpus_path
 from medner.data.documents import load_documents
 from medner.evaluation import score_entities
 from medner.models.crf import CRFConfig, train_crf
@@ -38,7 +39,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def cross_validate(overrides: dict[str, Any], folds: int, seed: int) -> tuple[float, float, float]:
-    docs = load_documents([REPO / "data/biotext/train_sent"])
+    docs = load_documents([REPO / corpus_path("biotext/train")])
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
     config = CRFConfig.model_validate(overrides)

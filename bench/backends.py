@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, provenance, write_section
+from medner.data.corpora import corpus_path
 
-TESTS = {"biotext": "data/biotext/test_sent", "ncbi": "data/ncbi-disease/test.tsv"}
+TESTS = {"biotext": corpus_path("biotext/test"), "ncbi": corpus_path("ncbi-disease/test")}
 GPU_RESULTS = {
     "biotext": "docs/results/neural_biotext.json",
     "ncbi": "docs/results/neural_ncbi.json",

@@ -27,11 +27,12 @@ import pyarrow.parquet as pq
 
 from _common import NOTES, REPO, provenance, write_section
 from baseline import train_baseline
+from medner.data.corpora import corpus_path
 from medner.models import load_model
 from medner.models.tagging import sentence_token_spans
 from medner.training.train import train
 
-TRAIN = REPO / "data/biotext/train_sent"
+TRAIN = REPO / corpus_path("biotext/train")
 
 
 def run_extract(model: Path, notes: Path, out: Path, cache: int | None = None) -> tuple[float, int]:

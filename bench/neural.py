@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO
+from medner.data.corpora import corpus_path
 from medner.data.documents import load_documents
 from medner.evaluation.evaluate import evaluate_model
 from medner.models.transformer import (
@@ -38,14 +39,14 @@ CORPORA = {
     "biotext": {
         "tune_train": "data/prepared/train.jsonl",
         "dev": "data/prepared/dev.jsonl",
-        "final_train": "data/biotext/train_sent",
-        "test": "data/biotext/test_sent",
+        "final_train": str(corpus_path("biotext/train")),
+        "test": str(corpus_path("biotext/test")),
     },
     "ncbi": {
-        "tune_train": "data/ncbi-disease/train.tsv",
-        "dev": "data/ncbi-disease/devel.tsv",
+        "tune_train": str(corpus_path("ncbi-disease/train")),
+        "dev": str(corpus_path("ncbi-disease/devel")),
         "final_train": None,  # the tuning model is the final one
-        "test": "data/ncbi-disease/test.tsv",
+        "test": str(corpus_path("ncbi-disease/test")),
     },
 }
 
