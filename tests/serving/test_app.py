@@ -291,3 +291,10 @@ def test_a_request_id_the_log_cannot_hold_is_a_400(client: TestClient) -> None:
         "/v1/extract", json={"text": "Asthma"}, headers={**EXTRACT, "X-Request-ID": "r" * 64}
     )
     assert ok.status_code == 200 and ok.headers["x-request-id"] == "r" * 64
+
+
+def test_responses_with_entities_are_not_cached_or_sniffed(client: TestClient) -> None:
+    r = client.post("/v1/extract", json={"text": NOTE}, headers=EXTRACT)
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"

@@ -76,3 +76,10 @@ def test_one_url_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     db = engine()  # the folder of a SQLite file is made
     assert (tmp_path / "sub").is_dir() and str(db.url) == url
     db.dispose()
+
+
+def test_a_new_sqlite_file_is_private(tmp_path: Path) -> None:
+    """Issue 23: the prediction log was created mode 0644 though it holds patient-linked data."""
+    path = tmp_path / "db" / "medner.db"
+    migrate(f"sqlite:///{path}")
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -58,4 +58,7 @@ async def observe(
             record["entities"] = request.state.entity_counts
         logger.info(record)
     response.headers["X-Request-ID"] = request_id
+    # responses carry clinical entities: never cached, never content-sniffed
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

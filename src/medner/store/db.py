@@ -25,11 +25,18 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite file readable by its owner only (it holds patient-linked data)."""
+    if (path := _sqlite_file(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def engine(url: str | None = None) -> Engine:
     """A SQLAlchemy engine for the database (connections checked before use)."""
     url = database_url(url)
-    if (path := _sqlite_file(url)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(url)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -43,8 +50,7 @@ def migrate(url: str | None = None) -> None:
     from alembic.config import Config
 
     url = database_url(url)
-    if (path := _sqlite_file(url)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
