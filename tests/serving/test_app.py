@@ -298,3 +298,12 @@ def test_responses_with_entities_are_not_cached_or_sniffed(client: TestClient) -
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_model_info_shows_the_server_path_to_admin_keys_only(
+    client: TestClient, model_dir: Path
+) -> None:
+    """Issue 23: /v1/model showed the server's model directory to every extract key."""
+    assert client.get("/v1/model", headers=EXTRACT).json()["source"] is None
+    both = {"Authorization": "Bearer both"}
+    assert client.get("/v1/model", headers=both).json()["source"] == str(model_dir)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -36,10 +37,22 @@ Mode = Literal["processes", "threads"]
 _PROCESS_MODEL: NerModel | None = None  # the model of an extraction process
 
 
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Exit this extraction process once the API process that started it is gone (kill -9
+    leaves no one to stop it; it would hold its model, and the resource tracker, forever)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
+
+
 def _process_init(directory: str) -> None:
     global _PROCESS_MODEL
     # Ctrl-C reaches the whole process group: the API process stops these processes itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watcher = threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    )
+    watcher.start()
     _PROCESS_MODEL = load_model(Path(directory))
 
 

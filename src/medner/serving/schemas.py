@@ -100,7 +100,10 @@ class BatchResponse(BaseModel):
 class ModelInfo(BaseModel):
     name: str
     version: str
-    source: str
+    source: str | None = Field(
+        description="What was loaded: a models:/ reference, or (to admin keys only) the "
+        "server's model directory."
+    )
     backend: str
     labels: list[str]
     metrics: dict[str, Any]
