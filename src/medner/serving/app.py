@@ -114,8 +114,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.holder = services.holder
-    app.state.metrics = services.metrics
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.middleware("http")(observe)
     for router in (*ROUTERS, *routers):

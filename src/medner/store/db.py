@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -54,10 +53,4 @@ def migrate(url: str | None = None) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    # Alembic's INFO lines ("Context impl", "Will assume") are for debugging, not for a start
-    alembic_logger = logging.getLogger("alembic")
-    if alembic_logger.level == logging.NOTSET and not logging.getLogger().isEnabledFor(
-        logging.DEBUG
-    ):
-        alembic_logger.setLevel(logging.WARNING)
     command.upgrade(config, "head")
