@@ -47,23 +47,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(model: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    model: Path, tmp: Path, log: Path | None = None, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`medner serve` on a free port, ready; its database under ``tmp`` unless ``settings``
+    (``MEDNER_*`` without the prefix) say otherwise; its output to ``log`` when given."""
     port = free_port()
     env = {
         **os.environ,
         "MEDNER_API_KEYS": f"{KEY}:extract+admin",
         "MEDNER_KEYS_FILE": str(tmp / "none.json"),
         "MEDNER_DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}",
+        "MEDNER_PREDICTION_LOG_DIR": str(tmp / "prediction-log"),
         "MEDNER_RATE_LIMIT_PER_MINUTE": "0",
+        **{f"MEDNER_{k.upper()}": v for k, v in settings.items()},
     }
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "medner", "serve", "--model", str(model), "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(600):
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return proc, base

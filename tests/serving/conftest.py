@@ -89,6 +89,7 @@ def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> ServeSet
         "api_keys": KEYS,
         "keys_file": tmp_path / "no-keys.json",
         "database_url": f"sqlite:///{tmp_path / 'predictions.db'}",
+        "prediction_log_dir": tmp_path / "prediction-log",
         "prediction_log_flush_seconds": 0.05,
         "max_chars": 2_000,
         "max_batch": 4,
@@ -126,6 +127,7 @@ def running_server(model_dir: Path, tmp: Path, **settings: str) -> Iterator[Serv
         **os.environ,
         "MEDNER_KEYS_FILE": str(tmp / "none.json"),
         "MEDNER_DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}",
+        "MEDNER_PREDICTION_LOG_DIR": str(tmp / "prediction-log"),
         **{f"MEDNER_{k.upper()}": v for k, v in settings.items()},
     }
     command = [sys.executable, "-m", "medner", "serve", "--model", str(model_dir)]

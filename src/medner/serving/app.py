@@ -87,6 +87,7 @@ def create_app(
     if prediction_log is not None:
         prediction_log.on_written = services.metrics.log_written.inc
         prediction_log.on_dropped = services.metrics.log_dropped.inc
+        prediction_log.on_lost = services.metrics.log_lost.inc
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,12 +4,14 @@ with their scopes.
 A router declares the scope its routes need once, ``dependencies=[require_scope("extract")]``,
 and uses :class:`GuardedRoute` as its route class. The guard runs that scope's check (key 401,
 scope 403, rate 429) and the body checks (size 413, UTF-8 400) *before* FastAPI reads and parses
-the body, so an unauthenticated caller never gets as far as the JSON parser. Without the guard
+the body, so an unauthenticated caller never gets as far as the JSON parser, and reads the body
+as it streams, refusing it as soon as it passes the size limit or takes too long. Without the guard
 the same dependency still checks the key, after parsing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from medner.serving.auth import ApiKey, KeyStore
 from medner.serving.engine import ModelHolder
@@ -108,15 +111,47 @@ def require_scope(scope: str) -> DependsParam:
     return dependency
 
 
+# a refusal before the body is read to its end: the rest of the body is still on the wire, so
+# the connection cannot carry another request; say so, and uvicorn closes it after the answer
+CLOSE = {"Connection": "close"}
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, read as it streams (``Content-Length`` or chunked): refused with 413 as soon as
+    it passes ``limit`` bytes, with 408 when it has not all arrived within ``timeout`` seconds."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"body larger than {limit} bytes", CLOSE)
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise HTTPException(
+            408, f"the body did not arrive within {timeout:g} seconds", CLOSE
+        ) from exc
+    except ClientDisconnect as exc:
+        raise HTTPException(400, "the client closed the connection before the body", CLOSE) from exc
+    return b"".join(chunks)
+
+
 async def check_body(request: Request, settings: ServeSettings) -> None:
-    """Size (413) and encoding (400) of a POST body, before it is parsed."""
+    """Framing (400), size (413), arrival (408) and encoding (400) of a POST body, before it is
+    parsed. The body read here is the one the route parses (Starlette keeps it on the request)."""
     limit = settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body larger than {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(413, f"body larger than {limit} bytes")
+    declared = request.headers.getlist("content-length")
+    if declared and "transfer-encoding" in request.headers:
+        raise HTTPException(
+            400, "Content-Length and Transfer-Encoding together: send one of them", CLOSE
+        )
+    if len(set(declared)) > 1 or (declared and not declared[0].isdigit()):
+        raise HTTPException(400, "Content-Length must be one whole number", CLOSE)
+    if declared and int(declared[0]) > limit:
+        raise HTTPException(413, f"body larger than {limit} bytes", CLOSE)
+    body = await _read_body(request, limit, settings.body_timeout_seconds)
+    request._body = body  # what Request.body() caches; the route's parser reads it from there
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -69,6 +69,12 @@ class ApiMetrics:
             "Prediction-log records dropped (buffer full or write failed)",
             registry=r,
         )
+        self.log_lost = Counter(
+            "medner_prediction_log_lost",
+            "Acknowledged prediction-log records an earlier process lost when it stopped without "
+            "flushing (durability 'memory'), counted at this start",
+            registry=r,
+        )
 
     def set_model(self, name: str, version: str) -> None:
         self.model_info.clear()

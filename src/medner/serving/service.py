@@ -29,6 +29,8 @@ def build_app(settings: ServeSettings | None = None) -> FastAPI:
             buffer=settings.prediction_log_buffer,
             batch=settings.prediction_log_batch,
             flush_seconds=settings.prediction_log_flush_seconds,
+            directory=settings.prediction_log_dir,
+            durability=settings.prediction_log_durability,
         )
     return create_app(settings, KeyStore(load_keys(settings)), log)
 

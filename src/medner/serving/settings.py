@@ -34,6 +34,9 @@ class ServeSettings(BaseSettings):
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for a request body to arrive (408 after)."
+    )
     rate_limit_per_minute: int = Field(
         6000, ge=0, description="Requests per minute per API key (0: no limit); burst the same."
     )
@@ -56,6 +59,16 @@ class ServeSettings(BaseSettings):
     prediction_log_buffer: int = Field(10_000, ge=1, description="Records waiting at most.")
     prediction_log_batch: int = Field(500, ge=1, description="Records written per insert.")
     prediction_log_flush_seconds: float = Field(1.0, gt=0)
+    prediction_log_durability: Literal["journal", "memory"] = Field(
+        "journal",
+        description="journal: each record is fsync-ed to a journal on local disk before the "
+        "answer and replayed at start (kill -9 loses none); memory: the buffer only, and the "
+        "next start counts what a crash lost.",
+    )
+    prediction_log_dir: Path = Field(
+        Path("runs/prediction-log"),
+        description="Local directory of the journal (or the loss ledger): one slot per process.",
+    )
     poll_champion_seconds: float = Field(
         0.0, ge=0, description="With a models:/NAME@ALIAS model: check the alias this often."
     )

@@ -1,14 +1,17 @@
 """``POST /v1/extract`` and ``POST /v1/extract/batch``: entities of notes (scope ``extract``).
 
 Request path: key, scope and rate (401/403/429) → body size (413) → UTF-8 (400) → JSON and schema
-(422, naming the field) → note length (413) → extraction off the event loop → response; the
-prediction-log record is queued and written later by another thread.
+(422, naming the field) → note length (413) → extraction off the event loop → the prediction-log
+record taken (with durability ``journal``, the answer waits until the journal has it on disk) →
+response; the record is written to the database later by another thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,8 +40,10 @@ def _respond(
     found: list[list[dict[str, Any]]],
     ms: float,
     loaded: Loaded,
+    journalled: list[Future[None]],
 ) -> list[ExtractResponse]:
-    """Responses for the notes; metrics observed and prediction-log records queued."""
+    """Responses for the notes; metrics observed and prediction-log records taken (the
+    journal's futures added to ``journalled``)."""
     metrics, log = services.metrics, services.prediction_log
     ref = ModelRef(name=loaded.name, version=loaded.version)
     counts: Counter[str] = Counter()
@@ -54,7 +59,7 @@ def _respond(
             metrics.confidence.labels(label=e["label"]).observe(e["confidence"])
         metrics.note_length.observe(len(note.text))
         if log is not None:
-            log.record(
+            saved = log.record(
                 {
                     "created_at": now,
                     "request_id": request.state.request_id,
@@ -69,6 +74,8 @@ def _respond(
                     "text": note.text if services.settings.prediction_log_text else None,
                 }
             )
+            if saved is not None:
+                journalled.append(saved)
         out.append(
             ExtractResponse(
                 note_id=note.note_id,
@@ -79,6 +86,17 @@ def _respond(
         )
     request.state.entity_counts = dict(sorted(counts.items()))
     return out
+
+
+async def _saved(journalled: list[Future[None]]) -> JSONResponse | None:
+    """Wait until the journal holds the records (durability ``journal``): only then is the
+    extraction answered. A journal that cannot be written is a 503, not an answer."""
+    try:
+        for saved in journalled:
+            await asyncio.wrap_future(saved)
+    except OSError as exc:
+        return error(503, f"the prediction log cannot be written ({type(exc).__name__}); retry")
+    return None
 
 
 def _too_long(notes: list[ExtractRequest], max_chars: int) -> JSONResponse | None:
@@ -96,7 +114,9 @@ async def extract(request: Request, body: ExtractRequest, services: ServicesDep)
     if (problem := _too_long([body], services.settings.max_chars)) is not None:
         return problem
     found, ms, loaded = await services.holder.extract([body.text])
-    return _respond(services, request, [body], found, ms, loaded)[0]
+    journalled: list[Future[None]] = []
+    result = _respond(services, request, [body], found, ms, loaded, journalled)[0]
+    return await _saved(journalled) or result
 
 
 @router.post(
@@ -114,8 +134,9 @@ async def extract_batch(request: Request, body: BatchRequest, services: Services
     if (problem := _too_long(body.notes, settings.max_chars)) is not None:
         return problem
     found, ms, loaded = await services.holder.extract([n.text for n in body.notes])
-    results = _respond(services, request, body.notes, found, ms, loaded)
-    return BatchResponse(
+    journalled: list[Future[None]] = []
+    results = _respond(services, request, body.notes, found, ms, loaded, journalled)
+    return await _saved(journalled) or BatchResponse(
         results=results,
         model=ModelRef(name=loaded.name, version=loaded.version),
         timing_ms=round(ms, 3),
