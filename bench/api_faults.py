@@ -269,6 +269,8 @@ def main() -> int:
         "## Faults: kill -9 under load, and poisoned requests (issue 23)",
         "",
         *provenance("api_faults.py" + (" --postgres URL" if args.postgres else "")),
+        "`URL`: the PostgreSQL database that `.ci/with-postgres` starts (what `make bench`"
+        " passes). About 9 minutes.",
         f"`medner serve` (one worker, one extraction process, the CRF default model, prediction"
         f" log on SQLite unless said) under an open-loop load of {args.rate:.0f} MTSamples"
         " notes/s from an async client on loopback.",

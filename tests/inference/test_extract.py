@@ -51,3 +51,26 @@ def test_logs_never_carry_note_text(
     assert all(
         "Ramesh" not in r.getMessage() and "asthma" not in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_run_away_span_is_not_reported() -> None:
+    """Issue 23, item 7: a pathological note came back as one 99,999-character entity."""
+    from medner.inference import entity_records
+    from medner.inference.extract import MAX_ENTITY_CHARS
+    from medner.types import Entity
+
+    text = "Asthma " + "x" * 99_999
+
+    class RunAway:
+        def predict_by_sentence(self, note: str) -> list[list[Entity]]:
+            return [[Entity(0, 6, "Asthma", "DISEASE"), Entity(7, len(note), note[7:], "DISEASE")]]
+
+    records = entity_records(RunAway(), text)  # type: ignore[arg-type]
+    assert [r["text"] for r in records] == ["Asthma"]
+    edge = "y" * MAX_ENTITY_CHARS
+
+    class AtTheCap:
+        def predict_by_sentence(self, note: str) -> list[list[Entity]]:
+            return [[Entity(0, len(note), note, "TREATMENT")]]
+
+    assert [r["text"] for r in entity_records(AtTheCap(), edge)] == [edge]  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -307,3 +308,37 @@ def test_model_info_shows_the_server_path_to_admin_keys_only(
     assert client.get("/v1/model", headers=EXTRACT).json()["source"] is None
     both = {"Authorization": "Bearer both"}
     assert client.get("/v1/model", headers=both).json()["source"] == str(model_dir)
+
+
+def test_json_nested_too_deeply_is_a_422_as_documented(client: TestClient) -> None:
+    """Issue 23, item 7: deep nesting was a 400 ("error parsing the body") where the docs say
+    invalid JSON is a 422."""
+    for depth in (2_000, 100_000):
+        body = '{"text": "a", "metadata": {"x": ' + "[" * depth + "]" * depth + "}}"
+        r = client.post(
+            "/v1/extract", content=body, headers={**EXTRACT, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422 and "nested too deeply" in r.json()["detail"]
+    shallow = client.post(
+        "/v1/extract", json={"text": "a", "metadata": {"x": [[[1]]]}}, headers=EXTRACT
+    )
+    assert shallow.status_code == 200
+
+
+def test_the_docs_page_loads_nothing_from_outside(client: TestClient) -> None:
+    """Issue 23, item 7: /docs loaded Swagger UI from a CDN, unpinned and without integrity."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)""", page.text)
+    assert urls and all(u.startswith("/docs/assets/") for u in urls), urls
+    assert "http://" not in page.text and "https://" not in page.text
+    assert '"validatorUrl": null' in page.text  # no call to validator.swagger.io either
+    for url in urls:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 500, url
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert b"SwaggerUIBundle" in script.content
+    assert client.get("/docs/assets/..%2Fcore.py").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not served
+    assert client.get("/openapi.json").json()["info"]["title"] == "medner"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from medner.serving.service import build_app
 from medner.tracking.registry import CHAMPION, register, registry_client
 from medner.tracking.runs import log_training_run
 from tests.conftest import train_tiny
-from tests.serving.conftest import EXTRACT, make_settings
+from tests.serving.conftest import ADMIN, EXTRACT, make_settings
 
 NAME = "medner-serve-test"
 
@@ -46,3 +48,28 @@ def test_the_api_follows_the_champion_alias(tmp_path: Path, tiny_docs: list) -> 
         else:
             raise AssertionError("the API never picked up the new champion")
         assert 'medner_model_reloads_total{outcome="ok"} 1.0' in api.get("/metrics").text
+
+
+def test_a_reload_against_a_tracking_server_that_never_answers_fails_fast(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23, item 7: a models:/ reload against an unreachable tracking server hung over
+    170 s (MLflow's 120 s timeout, retried 7 times with backoff). Now the registry timeout
+    bounds it, and the old model keeps serving."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        for name in ("TIMEOUT", "MAX_RETRIES", "BACKOFF_FACTOR"):  # build_app sets them
+            monkeypatch.setenv(f"MLFLOW_HTTP_REQUEST_{name}", "")
+        settings = make_settings(model_dir, tmp_path, registry_timeout_seconds=1)
+        with TestClient(build_app(settings)) as api:
+            started = time.monotonic()
+            r = api.post(
+                "/v1/admin/reload", json={"model": "models:/medner@champion"}, headers=ADMIN
+            )
+            took = time.monotonic() - started
+            assert r.status_code == 422, r.text
+            assert "cannot load the model" in r.json()["detail"]
+            assert took < 15, f"the reload took {took:.0f} s"
+            assert api.post("/v1/extract", json={"text": "Asthma ."}, headers=EXTRACT).is_success

@@ -1,6 +1,6 @@
 """The FastAPI app, assembled: services, lifespan, middleware, error handler and routers.
 
-Each area's routes live in ``medner.serving.routes`` (extract, model, admin, health), each
+Each area's routes live in ``medner.serving.routes`` (extract, model, admin, health, docs), each
 router declaring the scope it needs once; what routes depend on (keys and scopes, the model
 holder, limits, metrics, the prediction log) is in ``medner.serving.deps``. Another package
 mounts its own router by passing it in ``routers``.
@@ -26,12 +26,18 @@ from medner.serving.engine import ModelHolder, resolve
 from medner.serving.metrics import ApiMetrics
 from medner.serving.middleware import observe
 from medner.serving.ratelimit import RateLimiter
-from medner.serving.routes import admin, extract, health, model
+from medner.serving.routes import admin, docs, extract, health, model
 from medner.serving.settings import ServeSettings
 from medner.store.predictions import PredictionLog
 
 logger = logging.getLogger("medner.api")
-ROUTERS: tuple[APIRouter, ...] = (extract.router, health.router, model.router, admin.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    extract.router,
+    health.router,
+    model.router,
+    admin.router,
+    docs.router,
+)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -113,6 +119,8 @@ def create_app(
         version=medner.__version__,
         description="Disease and treatment entities from clinical notes, as character spans.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is medner.serving.routes.docs: Swagger UI without a CDN
+        redoc_url=None,
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -12,6 +12,7 @@ the same dependency still checks the key, after parsing.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -158,6 +159,22 @@ async def check_body(request: Request, settings: ServeSettings) -> None:
         raise HTTPException(
             400, f"body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON"
         ) from exc
+    if body and _is_json(request.headers.get("content-type")):
+        try:
+            # parsed once, here; Request.json() (what FastAPI reads the body with) caches it
+            request._json = json.loads(body)
+        except RecursionError as exc:
+            raise HTTPException(422, "invalid request: JSON nested too deeply") from exc
+        except ValueError:
+            pass  # FastAPI's parser reports where the JSON is invalid (422)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """The body FastAPI parses as JSON: no content type, or a JSON one."""
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
 
 
 class GuardedRoute(APIRoute):

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import anyio
 
-from medner.errors import MednerError
+from medner.errors import MednerError, ModelLoadError
 from medner.inference.extract import entity_records
 from medner.models.base import NerModel, load_model, model_version, read_model_config
 from medner.models.refs import is_registry_ref
@@ -89,8 +89,16 @@ def resolve(source: str, default_name: str) -> tuple[str, str, Path]:
     if is_registry_ref(source):
         from medner.tracking.registry import registry_client, resolve_model_dir, version_of
 
-        name, version = version_of(registry_client(), source)
-        return name, version, resolve_model_dir(f"models:/{name}/{version}")
+        try:
+            name, version = version_of(registry_client(), source)
+            return name, version, resolve_model_dir(f"models:/{name}/{version}")
+        except MednerError:
+            raise
+        except Exception as exc:  # the tracking server is down, slow or refuses us
+            cause = (str(exc).splitlines() or [""])[0][:300]
+            raise ModelLoadError(
+                f"{source}: the registry did not answer ({type(exc).__name__}: {cause})"
+            ) from exc
     directory = Path(source)
     read_model_config(directory)  # a clear error if it is not a model directory
     return default_name, model_version(directory), directory

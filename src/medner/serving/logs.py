@@ -32,7 +32,18 @@ class JsonFormatter(logging.Formatter):
 LOG_LEVEL_ENV = "MEDNER_LOG_LEVEL"
 # libraries whose INFO lines are start-up chatter ("Context impl SQLiteImpl", "Started server
 # process"): logged from WARNING up unless MEDNER_LOG_LEVEL=debug
-LIBRARIES = ("alembic", "uvicorn", "uvicorn.error", "uvicorn.access", "mlflow", "httpx", "httpcore")
+LIBRARIES = (
+    "alembic",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "mlflow",
+    "httpx",
+    "httpcore",
+    "py.warnings",
+)
+# the loggers MLflow gives a handler of its own when it is imported first
+MLFLOW_OWNED = ("mlflow", "sqlalchemy.engine", "alembic", "huey")
 
 
 def configure_json_logging(level: str | None = None) -> None:
@@ -53,6 +64,12 @@ def configure_json_logging(level: str | None = None) -> None:
         logger.setLevel(
             logging.DEBUG if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
         )
-    for library in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # MLflow (imported later, for a models:/ model) would give its loggers a plain-text
+    # handler of their own; without it they reach the JSON handler like every other library.
+    # Its progress bars are plain text on stderr too: off.
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for library in ("uvicorn", "uvicorn.error", "uvicorn.access", *MLFLOW_OWNED):
         logging.getLogger(library).handlers[:] = []
         logging.getLogger(library).propagate = True
+    logging.captureWarnings(True)  # warnings.warn lines become JSON too (logger py.warnings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 
 from medner.serving.app import create_app
@@ -22,6 +24,11 @@ def load_keys(settings: ServeSettings) -> list[ApiKey]:
 def build_app(settings: ServeSettings | None = None) -> FastAPI:
     """The app for ``settings`` (default: from the environment)."""
     settings = settings or ServeSettings()
+    # MLflow's HTTP client (models:/ models) waits 120 s a request and retries 7 times with
+    # backoff by default: minutes against a tracking server that does not answer
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.registry_timeout_seconds)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "1"
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
     log = None
     if settings.prediction_log:
         log = PredictionLog(

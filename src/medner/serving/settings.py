@@ -69,6 +69,12 @@ class ServeSettings(BaseSettings):
         Path("runs/prediction-log"),
         description="Local directory of the journal (or the loss ledger): one slot per process.",
     )
+    registry_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        description="With a models:/ model: seconds to wait for the tracking server per "
+        "request (one retry), so a load or reload against an unreachable server fails fast.",
+    )
     poll_champion_seconds: float = Field(
         0.0, ge=0, description="With a models:/NAME@ALIAS model: check the alias this often."
     )

@@ -57,9 +57,10 @@ def version_of(client: Any, uri: str) -> tuple[str, str]:
         else:
             mv = client.get_model_version(name, match["version"])
     except MlflowException as exc:
+        cause = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise ModelLoadError(
-            f"{uri}: no such model version in the registry at {client.tracking_uri} "
-            "(run `make pipeline`, or `medner models` to list versions)"
+            f"{uri}: the registry at {client.tracking_uri} did not give this model version "
+            f"({cause}); run `make pipeline`, or `medner models` to list versions"
         ) from exc
     return name, str(mv.version)
 
