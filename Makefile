@@ -26,10 +26,10 @@ $(DATA_STAMP): $(STAMP) $(wildcard data/*.dvc)
 	touch $(DATA_STAMP)
 
 # the main job: the extraction API on the default model (built first if missing: the experiment
-# configs/experiments/biotext/crf.yaml), with a development key and a ready-to-copy curl
+# configs/experiments/prescriptions/crf.yaml), with a development key and a ready-to-copy curl
 # printed; Ctrl-C stops it
 run: data
-	test -f models/default/config.json || $(BIN)/medner experiment run biotext/crf --force
+	test -f models/default/lexicon.tsv || $(BIN)/medner experiment run prescriptions/crf --force
 	$(BIN)/medner serve --dev --model models/default
 
 # extract from 25 MTSamples notes and print a table (what `make run` did before the API)
@@ -59,6 +59,8 @@ bench: pipeline
 	$(BIN)/python bench/batch_throughput.py --write docs/benchmarks.md
 	$(BIN)/python bench/tune.py --trials 20 --write docs/benchmarks.md
 	$(BIN)/python bench/api_load.py --write docs/benchmarks.md
+	$(BIN)/medner experiment run prescriptions/crf && $(BIN)/medner experiment run biotext/crf
+	$(BIN)/python bench/prescriptions.py --model models/default --baseline models/crf-biotext --write docs/benchmarks.md
 	.ci/with-postgres sh -c '$(BIN)/python bench/api_faults.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
 
 # The backend comparison (docs/benchmarks.md): builds the experiments it compares when missing

@@ -15,12 +15,20 @@ NOTES = REPO / "data/mtsamples/mtsamples.parquet"
 
 
 def train_default_model(path: Path) -> Path:
-    """Train the product's default model (the CRF on BioText train) at ``path``."""
+    """Train the product's default model at ``path``, as configs/experiments/prescriptions/
+    crf.yaml does: the CRF with lexicon features on BioText train plus prescription train."""
     from medner.data.corpora import corpus_path
+    from medner.training.config import TrainConfig
     from medner.training.train import train
 
     print("training the default model...", file=sys.stderr)
-    train([REPO / corpus_path("biotext/train")], path)
+    config = TrainConfig()
+    config.crf.features.lexicon = True
+    train(
+        [REPO / corpus_path("biotext/train"), REPO / corpus_path("prescriptions/train")],
+        path,
+        config,
+    )
     return path
 
 

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import NOTES, REPO, provenance, write_section
+from _common import NOTES, REPO, provenance, train_default_model, write_section
 from baseline import train_baseline
 from medner.data.corpora import corpus_path
 from medner.models import load_model
 from medner.models.tagging import sentence_token_spans
-from medner.training.train import train
 
 TRAIN = REPO / corpus_path("biotext/train")
 
@@ -74,9 +73,8 @@ def main() -> None:
         if args.limit:
             notes = tmpdir / "notes.parquet"
             pq.write_table(table, notes)
-        print("training medner's default model and the baseline on BioText...", file=sys.stderr)
-        model_dir = tmpdir / "model"
-        train([TRAIN], model_dir)
+        print("training medner's default model and the baseline...", file=sys.stderr)
+        model_dir = train_default_model(tmpdir / "model")
         baseline = train_baseline(TRAIN)
         medner_model = load_model(model_dir)
 

@@ -102,12 +102,21 @@ def tiny_model() -> CRFModel:
 
 
 @pytest.fixture(scope="session")
-def biotext_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default model, trained exactly as `medner train` trains it, on BioText train."""
+def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The product default, trained as configs/experiments/prescriptions/crf.yaml trains it:
+    the CRF with lexicon features on BioText train plus the prescription train split."""
+    from medner.training.config import TrainConfig
     from medner.training.train import train
 
-    out = tmp_path_factory.mktemp("models") / "biotext"
-    train([DATA / "biotext/train_sent"], out)
+    out = tmp_path_factory.mktemp("models") / "default"
+    config = TrainConfig()
+    config.crf.features.lexicon = True
+    train(
+        [DATA / "biotext/train_sent", DATA / "prescriptions/train.jsonl"],
+        out,
+        config,
+        dev_paths=[DATA / "prescriptions/dev.jsonl"],
+    )
     return out
 
 

@@ -107,10 +107,10 @@ def notes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def expected(notes: Path, biotext_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> set:
+def expected(notes: Path, default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> set:
     """What `medner extract` finds in the same notes."""
     out = tmp_path_factory.mktemp("cluster-extract") / "extract.jsonl"
-    extract_file(load_model(biotext_model_dir), read_notes(notes, "note_id", "transcription"), out)
+    extract_file(load_model(default_model_dir), read_notes(notes, "note_id", "transcription"), out)
     return {
         (str(rec["id"]), e["start"], e["end"], e["text"], e["label"], round(e["confidence"], 6))
         for rec in map(json.loads, out.read_text(encoding="utf-8").splitlines())
@@ -153,9 +153,9 @@ def _python_workers() -> list[psutil.Process]:
 
 
 def test_spark_submit_on_a_standalone_cluster_equals_medner_extract(
-    cluster: str, notes: Path, biotext_model_dir: Path, expected: set, tmp_path: Path
+    cluster: str, notes: Path, default_model_dir: Path, expected: set, tmp_path: Path
 ) -> None:
-    job = _submit(cluster, biotext_model_dir, notes, tmp_path / "out", tmp_path / "submit.log")
+    job = _submit(cluster, default_model_dir, notes, tmp_path / "out", tmp_path / "submit.log")
     assert job.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-4000:]
     _check(tmp_path / "out", expected)
     log = (tmp_path / "submit.log").read_text(errors="replace")
@@ -164,10 +164,10 @@ def test_spark_submit_on_a_standalone_cluster_equals_medner_extract(
 
 
 def test_a_python_worker_killed_mid_job_changes_nothing(
-    cluster: str, notes: Path, biotext_model_dir: Path, expected: set, tmp_path: Path
+    cluster: str, notes: Path, default_model_dir: Path, expected: set, tmp_path: Path
 ) -> None:
     log = tmp_path / "submit.log"
-    job = _submit(cluster, biotext_model_dir, notes, tmp_path / "out", log)
+    job = _submit(cluster, default_model_dir, notes, tmp_path / "out", log)
     killed = None
     deadline = time.monotonic() + 300
     while killed is None and time.monotonic() < deadline and job.poll() is None:

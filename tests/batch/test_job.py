@@ -154,7 +154,7 @@ def test_missing_column_is_a_clear_error(spark: Any, tmp_path: Path, model_dir: 
 
 @pytest.mark.slow
 def test_all_mtsamples_batch_equals_extract(
-    spark: Any, tmp_path: Path, biotext_model_dir: Path
+    spark: Any, tmp_path: Path, default_model_dir: Path
 ) -> None:
     """All 4,966 notes: the batch job and `medner extract` give exactly the same entities."""
     from medner.inference import extract_file, read_notes
@@ -163,13 +163,13 @@ def test_all_mtsamples_batch_equals_extract(
     out = tmp_path / "out"
     run_batch(
         BatchConfig(
-            biotext_model_dir, out, notes, id_column="note_id", text_column="transcription"
+            default_model_dir, out, notes, id_column="note_id", text_column="transcription"
         ),
         spark,
     )
     extracted = tmp_path / "extract.jsonl"
     extract_file(
-        load_model(biotext_model_dir),
+        load_model(default_model_dir),
         read_notes(notes, "note_id", "transcription"),
         extracted,
     )

@@ -29,12 +29,12 @@ def test_the_suite_is_well_formed() -> None:
 
 
 @pytest.mark.slow
-def test_the_default_model_passes_at_least_the_floor(biotext_model_dir: Path) -> None:
+def test_the_default_model_passes_at_least_the_floor(default_model_dir: Path) -> None:
     suite = load_suite()
-    result = run_suite(load_model(biotext_model_dir), suite)
+    result = run_suite(load_model(default_model_dir), suite)
     assert result.passed >= suite["min_passed"], [c for c in result.cases if not c.passed]
     cli = CliRunner().invoke(
-        app, ["behaviour", "--model", str(biotext_model_dir), "--format", "json"]
+        app, ["behaviour", "--model", str(default_model_dir), "--format", "json"]
     )
     assert cli.exit_code == 0, cli.output
     report = json.loads(cli.stdout)

@@ -15,7 +15,7 @@ from tests.conftest import DATA
 pytestmark = pytest.mark.slow
 
 
-def test_extract_all_mtsamples_notes(tmp_path: Path, biotext_model_dir: Path) -> None:
+def test_extract_all_mtsamples_notes(tmp_path: Path, default_model_dir: Path) -> None:
     notes = DATA / "mtsamples/mtsamples.parquet"
     out = tmp_path / "entities.jsonl"
     result = CliRunner().invoke(
@@ -23,7 +23,7 @@ def test_extract_all_mtsamples_notes(tmp_path: Path, biotext_model_dir: Path) ->
         [
             "extract",
             "--model",
-            str(biotext_model_dir),
+            str(default_model_dir),
             "--input",
             str(notes),
             "--id-column",

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from medner.errors import ModelLoadError
 from medner.models import load_model
-from medner.models.crf import SENTENCE_CACHE_SIZE, CRFModel
+from medner.models.crf import SENTENCE_CACHE_SIZE, CRFModel, train_crf
 from medner.models.features import FeatureConfig, FeatureExtractor, normalise, word_shape
+from medner.models.tagging import encode_document
 from medner.types import Document
 from tests.conftest import TINY_CONFIG, train_tiny
 
@@ -142,3 +143,39 @@ def test_o_penalty_trades_precision_for_recall(tmp_path: Path, tiny_model: CRFMo
     eager = load_model(tmp_path / "m").predict(text)
     non_o_tokens = lambda ents: sum(len(e.text.split()) for e in ents)  # noqa: E731
     assert non_o_tokens(eager) > non_o_tokens(plain)
+
+
+def test_lexicon_features_are_saved_with_the_model(
+    tmp_path: Path, tiny_docs: list[Document]
+) -> None:
+    """A model keeps the lexicon it was trained with: serving needs no vocabulary package."""
+    features = TINY_CONFIG.features.model_copy(update={"lexicon": True})
+    config = TINY_CONFIG.model_copy(update={"features": features})
+    lexicon = {"asthma": "icd", "budesonide": "drug", "tab": "abbr-form"}
+    sentences = [
+        ([d.text[s:e] for s, e in ts.tokens], ts.tags)
+        for d in tiny_docs
+        for ts in encode_document(d, config.scheme)
+    ]
+    model = train_crf(sentences, config, lexicon=lexicon)
+    extractor = FeatureExtractor(features, lexicon=lexicon)
+    feats = extractor.sentence_features(["Tab", "budesonide", "for", "asthma"])
+    assert "lex=drug" in feats[1] and "-1:lex=abbr-form" in feats[1]
+    assert "2:lex=icd" not in feats[1]  # two words away: only the shorthand kinds
+    assert "1:lex=drug" in feats[0] and "-2:lex=abbr-form" in feats[2]
+    assert not any("lex=" in f for f in FeatureExtractor(features).sentence_features(["Tab"])[0])
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "lexicon.tsv").read_text().splitlines()[0] == "asthma\ticd"
+    loaded = load_model(tmp_path / "m")
+    for doc in tiny_docs:
+        assert loaded.predict(doc.text) == model.predict(doc.text)
+    (tmp_path / "m" / "lexicon.tsv").unlink()
+    with pytest.raises(ModelLoadError, match="lexicon.tsv is missing"):
+        load_model(tmp_path / "m")
+
+
+def test_headings_are_never_entities(tiny_model: CRFModel) -> None:
+    """Issue 22: an entity inside a section heading is dropped, whatever the tagger said."""
+    text = "ASTHMA: Asthma was treated with budesonide ."
+    found = tiny_model.predict(text)
+    assert all(e.start >= text.index(":") for e in found), found

@@ -225,7 +225,7 @@ def test_every_response_body_is_json(client: TestClient) -> None:
 
 @pytest.mark.parametrize("extract_in", ["threads", "processes"])
 def test_the_api_returns_what_medner_extract_writes(
-    biotext_model_dir: Path, tmp_path: Path, extract_in: str
+    default_model_dir: Path, tmp_path: Path, extract_in: str
 ) -> None:
     """One extraction path: the API's entities for MTSamples notes are the very records
     `medner extract` writes for them (the BioText model, so there are many)."""
@@ -240,11 +240,11 @@ def test_the_api_returns_what_medner_extract_writes(
     )[:12]
     notes = [n for n in notes if n.text]
     output = tmp_path / "entities.jsonl"
-    extract_file(load_model(biotext_model_dir), notes, output)
+    extract_file(load_model(default_model_dir), notes, output)
     expected = {r["id"]: r["entities"] for r in map(json.loads, output.read_text().splitlines())}
     assert sum(len(e) for e in expected.values()) > 50
     settings = make_settings(
-        biotext_model_dir, tmp_path, extract_in=extract_in, max_chars=100_000, max_batch=32
+        default_model_dir, tmp_path, extract_in=extract_in, max_chars=100_000, max_batch=32
     )
     with TestClient(build_app(settings)) as client:
         batch = [{"text": n.text, "note_id": n.id} for n in notes]

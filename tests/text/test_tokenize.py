@@ -47,3 +47,23 @@ def test_tokens_cover_every_non_space_character(text: str) -> None:
         covered.update(range(s, e))
         last_end = e
     assert covered == {i for i, c in enumerate(text) if not c.isspace()}
+
+
+def test_prescription_shorthand_keeps_exact_offsets() -> None:
+    """Issue 22: each shorthand form, tokenized, with every token at its exact offset."""
+    cases = {
+        "K/C/O HTN": ["K", "/", "C", "/", "O", "HTN"],
+        "1-0-1 x 5 days": ["1-0-1", "x", "5", "days"],
+        "x5days": ["x", "5", "days"],
+        "fever x3d": ["fever", "x", "3", "d"],
+        "Tab.Dolo 650": ["Tab", ".", "Dolo", "650"],
+        "Tab. Dolo 650mg": ["Tab.", "Dolo", "650", "mg"],
+        "½-0-½ BBF": ["½-0-½", "BBF"],
+        "c/o, s/p, R/O": ["c", "/", "o", ",", "s", "/", "p", ",", "R", "/", "O"],
+        "Syp. Ascoril-LS 5ml": ["Syp.", "Ascoril-LS", "5", "ml"],
+        "DM2 box5": ["DM2", "box5"],
+    }
+    for text, expected in cases.items():
+        spans = tokenize(text)
+        assert [text[s:e] for s, e in spans] == expected, text
+        assert all(0 <= s < e <= len(text) for s, e in spans)

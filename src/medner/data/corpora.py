@@ -26,6 +26,12 @@ CORPORA: dict[str, dict[str, Path]] = {
         "test": Path("data/bc5cdr/test.tsv"),
     },
     "mtsamples": {"notes": Path("data/mtsamples/mtsamples.parquet")},
+    # synthetic Indian e-prescriptions (medner.data.prescriptions; docs/annotation.md)
+    "prescriptions": {
+        "train": Path("data/prescriptions/train.jsonl"),
+        "dev": Path("data/prescriptions/dev.jsonl"),
+        "test": Path("data/prescriptions/test.jsonl"),
+    },
 }
 
 

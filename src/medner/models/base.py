@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from medner.errors import ConfigError, ModelLoadError
+from medner.text.sections import find_headings, inside_heading
 from medner.types import Entity
 
 MODEL_CONFIG_FILE = "config.json"
@@ -47,6 +48,17 @@ class NerModel(Protocol):
     def save(self, path: Path) -> None:
         """Write the model as one self-contained directory."""
         ...
+
+
+def drop_headings(text: str, by_sentence: list[list[Entity]]) -> list[list[Entity]]:
+    """The entities that are not inside a section heading (``ALLERGIES:``, ``Dx:``): headings
+    are structure, never entities (docs/annotation.md). Every backend's output goes through it."""
+    if not any(by_sentence):
+        return by_sentence
+    headings = find_headings(text)
+    if not headings:
+        return by_sentence
+    return [[e for e in s if not inside_heading(headings, e.start, e.end)] for s in by_sentence]
 
 
 def read_model_config(path: Path) -> dict[str, Any]:

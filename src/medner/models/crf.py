@@ -5,6 +5,7 @@ A saved model is one directory:
 - ``model.crfsuite``: the CRF weights;
 - ``config.json``: backend, resolved configuration, labels, feature version, medner version;
 - ``clusters.tsv``: the word clusters the features used (when enabled);
+- ``lexicon.tsv``: the vocabulary kinds the features used (when enabled; ``word<TAB>kinds``);
 - ``metrics.json``, ``MODEL_CARD.md``, ``environment.json``: written by training.
 
 Loading checks the feature version, so features always match the weights.
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import medner
 from medner.errors import ModelLoadError
 from medner.models.abbreviations import ABBREVIATIONS_SETTING, carry_abbreviations
-from medner.models.base import MODEL_CONFIG_FILE, read_model_config
+from medner.models.base import MODEL_CONFIG_FILE, drop_headings, read_model_config
 from medner.models.features import FEATURE_VERSION, FeatureConfig, FeatureExtractor
 from medner.models.tagging import (
     PosteriorDecoder,
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "model.crfsuite"
 SENTENCE_CACHE_SIZE = 100_000  # sentences whose entities are kept for reuse (0: no cache)
 CLUSTERS_FILE = "clusters.tsv"
+LEXICON_FILE = "lexicon.tsv"
 
 
 class CRFConfig(BaseModel):
@@ -132,9 +134,11 @@ class CRFModel:
         clusters: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         sentence_cache_size: int = SENTENCE_CACHE_SIZE,
+        lexicon: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.clusters = clusters
+        self.lexicon = lexicon
         self.metadata: dict[str, Any] = metadata or {}
         self._weights_bytes = weights.read_bytes()
         self._tagger = pycrfsuite.Tagger()
@@ -142,7 +146,7 @@ class CRFModel:
         info = self._tagger.info()
         self.tags: list[str] = list(self._tagger.labels())
         self.labels: list[str] = sorted({t[2:] for t in self.tags if t != "O"})
-        self.features = FeatureExtractor(config.features, clusters)
+        self.features = FeatureExtractor(config.features, clusters, lexicon)
         self._decoder = PosteriorDecoder(self.tags, config.o_penalty)
         self._all_o_threshold = 1.0 / (1.0 + math.exp(-config.o_penalty))
         self._known_attributes = frozenset(info.attributes)
@@ -201,8 +205,8 @@ class CRFModel:
                 spans = self._tag_words(words)
             out.append(spans_to_entities(text, tokens, spans) if spans else [])
         if self.config.abbreviations:
-            return carry_abbreviations(text, sentences, out)
-        return out
+            out = carry_abbreviations(text, sentences, out)
+        return drop_headings(text, out)
 
     def predict_many(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
         """Entities of each note, lazily."""
@@ -218,6 +222,10 @@ class CRFModel:
             with (path / CLUSTERS_FILE).open("w", encoding="utf-8") as fh:
                 for word, bits in sorted(self.clusters.items()):
                     fh.write(f"{bits}\t{word}\n")
+        if self.lexicon:
+            with (path / LEXICON_FILE).open("w", encoding="utf-8") as fh:
+                for word, kinds in sorted(self.lexicon.items()):
+                    fh.write(f"{word}\t{kinds}\n")
         config = {
             "backend": self.backend,
             "medner_version": medner.__version__,
@@ -249,7 +257,28 @@ def load(path: Path) -> CRFModel:
         raise ModelLoadError(
             f"{path}: the config uses word clusters but {CLUSTERS_FILE} is missing"
         )
-    return CRFModel(weights, crf_config, clusters, metadata=config.get("metadata", {}))
+    lexicon = None
+    if crf_config.features.lexicon:
+        lexicon_path = path / LEXICON_FILE
+        if not lexicon_path.is_file():
+            raise ModelLoadError(
+                f"{path}: the config uses lexicon features but {LEXICON_FILE} is missing"
+            )
+        lexicon = read_lexicon(lexicon_path)
+    return CRFModel(
+        weights, crf_config, clusters, metadata=config.get("metadata", {}), lexicon=lexicon
+    )
+
+
+def read_lexicon(path: Path) -> dict[str, str]:
+    """``word -> kinds`` from a ``word<TAB>kinds`` file."""
+    lexicon: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            word, _, kinds = line.rstrip("\n").partition("\t")
+            if word and kinds:
+                lexicon[word] = kinds
+    return lexicon
 
 
 def train_crf(
@@ -257,6 +286,7 @@ def train_crf(
     config: CRFConfig,
     clusters: dict[str, str] | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
+    lexicon: dict[str, str] | None = None,
 ) -> CRFModel:
     """Train a CRF on ``(words, tags)`` sentences.
 
@@ -264,9 +294,10 @@ def train_crf(
         sentences: words and their BIO tags.
         config: training settings.
         clusters: word clusters, when ``config.features.clusters`` is on.
+        lexicon: vocabulary kinds of words, when ``config.features.lexicon`` is on.
         on_iteration: called with ``(iteration, loss)`` after each optimiser iteration.
     """
-    extractor = FeatureExtractor(config.features, clusters)
+    extractor = FeatureExtractor(config.features, clusters, lexicon)
     trainer = _ProgressTrainer(on_iteration)
     for words, tags in sentences:
         trainer.append(extractor.sentence_features(words), tags)
@@ -285,6 +316,11 @@ def train_crf(
     try:
         weights = tmp / WEIGHTS_FILE
         trainer.train(str(weights))
-        return CRFModel(weights, config, clusters if config.features.clusters else None)
+        return CRFModel(
+            weights,
+            config,
+            clusters if config.features.clusters else None,
+            lexicon=lexicon if config.features.lexicon else None,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

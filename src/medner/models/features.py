@@ -53,6 +53,12 @@ class FeatureConfig(BaseModel):
     context_cluster_prefixes: list[int] = Field(
         default=[8], description="Bit-path prefix lengths of the ±1 words' cluster features."
     )
+    lexicon: bool = Field(
+        False,
+        description="Vocabulary kinds of the word and of the ±1 and ±2 words (drug name, "
+        "ICD-10-CM word, shorthand for a dosage form, a frequency, a disease...): "
+        "medner.data.vocabulary. Off in models trained before it existed.",
+    )
 
 
 def normalise(word: str) -> str:
@@ -68,9 +74,15 @@ def word_shape(word: str) -> str:
 class FeatureExtractor:
     """Turns sentences of words into lists of CRF attribute strings."""
 
-    def __init__(self, config: FeatureConfig, clusters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: FeatureConfig,
+        clusters: dict[str, str] | None = None,
+        lexicon: dict[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.clusters = clusters if config.clusters else None
+        self.lexicon = lexicon if config.lexicon else None
         self._offsets = list(range(-config.window, config.window + 1))
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._allowed: frozenset[str] | None = None
@@ -110,6 +122,9 @@ class FeatureExtractor:
         cluster = self.clusters.get(low) if self.clusters else None
         if cluster is not None:
             center += [f"c{n}={cluster[:n]}" for n in cfg.cluster_prefixes]
+        kinds = self.lexicon.get(low, "").split(",") if self.lexicon is not None else []
+        kinds = [k for k in kinds if k]
+        center += [f"lex={k}" for k in kinds]
         per_offset: list[list[str]] = []
         for o in self._offsets:
             if o == 0:
@@ -123,6 +138,9 @@ class FeatureExtractor:
                         feats.append(f"{o}:sh={shape}")
                     if cluster is not None:
                         feats += [f"{o}:c{n}={cluster[:n]}" for n in cfg.context_cluster_prefixes]
+                    feats += [f"{o}:lex={k}" for k in kinds]
+                else:  # two words away: the shorthand around a name (a form before, a dose after)
+                    feats += [f"{o}:lex={k}" for k in kinds if k.startswith("abbr-")]
             if self._allowed is not None:
                 feats = [f for f in feats if f in self._allowed]
             per_offset.append(feats)

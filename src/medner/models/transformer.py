@@ -37,7 +37,7 @@ from medner.models.abbreviations import (
     carry_abbreviations,
     carry_across_documents,
 )
-from medner.models.base import MODEL_CONFIG_FILE, read_model_config
+from medner.models.base import MODEL_CONFIG_FILE, drop_headings, read_model_config
 from medner.models.onnxrt import (
     FILES,
     RUNTIME_ENV,
@@ -335,8 +335,8 @@ class TransformerModel:
             for tokens, found in zip(token_lists, spans, strict=True)
         ]
         if self.config.abbreviations:
-            return carry_abbreviations(text, token_lists, out)
-        return out
+            out = carry_abbreviations(text, token_lists, out)
+        return drop_headings(text, out)
 
     def predict(self, text: str) -> list[Entity]:
         """Entities of one note."""

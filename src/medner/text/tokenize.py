@@ -13,7 +13,11 @@ Choices, with the clinical cases they serve:
 - hyphenated words stay whole (``non-Hodgkin``, ``23-year-old``, ``Roux-en-Y``), as in BioText;
 - slashes always split (``HTN/DM`` -> ``HTN`` ``/`` ``DM``; ``mg/kg`` -> ``mg`` ``/`` ``kg``)
   so that each side can be an entity;
-- letters followed by digits stay whole (``DM2``, ``BRCA1``, ``H1N1``);
+- letters followed by digits stay whole (``DM2``, ``BRCA1``, ``H1N1``), except a duration's
+  ``x`` (``x5days`` -> ``x`` ``5`` ``days``);
+- prescription shorthand keeps its parts apart where they mean different things
+  (``K/C/O`` -> ``K`` ``/`` ``C`` ``/`` ``O``; ``Tab.Dolo`` -> ``Tab`` ``.`` ``Dolo``) and whole
+  where it is one thing (a dosing schedule ``1-0-1`` is one token);
 - every other non-space character is a token of its own.
 """
 
@@ -69,6 +73,7 @@ _TOKEN_RE = re.compile(
     | [^\W_]+(?:-[^\W_]+)+                          # hyphenated words: non-Hodgkin, 2-D
     | \d+(?:st|nd|rd|th)(?![^\W_])                   # ordinals: 3rd, 10th
     | \d+(?:[.,]\d+)+                                # decimals and grouped numbers: 4.7, 1,000
+    | (?<![^\W_])[xX](?=\d)                         # a duration's x: x5days -> x 5 days
     | \d+                                            # integers (a glued unit becomes a word)
     | [^\W\d_]+(?:\d+[^\W\d_]*)*                     # words, with trailing digits: DM2, BRCA1
     | \S                                             # anything else, one character at a time

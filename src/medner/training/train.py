@@ -17,6 +17,8 @@ from typing import Any
 
 import medner
 from medner.data.documents import file_digest, load_documents
+from medner.data.vocabulary import build_lexicon
+from medner.data.vocabulary import versions as vocabulary_versions
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import dev_context, dev_f1, evaluate_model
 from medner.models.base import MODEL_CARD_FILE, NerModel, read_model_config
@@ -113,13 +115,14 @@ def train(
             for ts in encode_document(doc, config.crf.scheme)
         ]
         clusters = resolve_clusters(config.clusters) if config.crf.features.clusters else None
+        lexicon = build_lexicon() if config.crf.features.lexicon else None
         logger.info(
             "training %s on %d sentences (%d entities)",
             config.backend,
             len(sentences),
             sum(len(d.entities) for d in train_docs),
         )
-        model = train_crf(sentences, config.crf, clusters, on_iteration)
+        model = train_crf(sentences, config.crf, clusters, on_iteration, lexicon)
     seconds = time.perf_counter() - started
 
     metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
@@ -131,6 +134,7 @@ def train(
         "train": _dataset_info(train_paths, train_docs),
         "dev": _dataset_info(dev_paths, dev_docs) if dev_docs else None,
         "clusters": config.clusters if clusters else None,
+        "vocabularies": vocabulary_versions() if config.crf.features.lexicon else None,
         "train_config": config.model_dump(),
     }
     model.save(output)
@@ -259,6 +263,26 @@ def _encoder_line(transformer: dict[str, Any]) -> str:
     )
 
 
+def _training_limits(model: NerModel) -> list[str]:
+    """What the training data means for where the model is weak."""
+    sources = " ".join(model.metadata.get("train", {}).get("paths", []))
+    if "prescriptions" in sources:
+        return [
+            "- Trained on English biomedical abstracts (BioText) and on *synthetic* Indian "
+            "outpatient e-prescriptions (data/prescriptions, written by a generator from the "
+            "team's vocabulary; docs/annotation.md). Its prescription scores are on that "
+            "synthetic set: real notes have phrasing the generator never writes, so expect "
+            "lower accuracy on them until reviewed notes replace the synthetic set.",
+            "- Weak where the generator is thin: free-text history sentences, dosage forms "
+            "written after the name, regional-language words beyond the common Hinglish "
+            "symptoms, and brand names with neither a dosage form nor a schedule around them.",
+        ]
+    return [
+        "- Trained on English biomedical abstracts; clinical notes (and Indian prescription "
+        "shorthand) differ, so expect lower accuracy there until reviewed notes are added.",
+    ]
+
+
 def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
     """A short Markdown model card: what it is, what it was trained on, how it scores."""
     meta = model.metadata
@@ -368,12 +392,11 @@ def model_card(model: NerModel, metrics: dict[str, Any]) -> str:
         "",
         "## Limits",
         "",
-        "- Trained on English biomedical abstracts; clinical notes (and Indian prescription "
-        "shorthand) differ, so expect lower accuracy there until reviewed notes are added.",
+        *_training_limits(model),
         "- Negation is not modelled: a negated mention (`no diabetes`) is still extracted.",
         "- Decoding favours recall (posterior decoding with an O penalty): low-confidence"
-        " spans, such as capitalised section headings, are returned; filter on confidence"
-        " where precision matters more.",
+        " spans are returned; filter on confidence where precision matters more. Section"
+        " headings (`ALLERGIES:`, `Dx:`) are never returned as entities.",
         "- Confidence is the lowest per-token marginal probability of the span.",
         "",
     ]
