@@ -170,7 +170,7 @@ def test_lexicon_features_are_saved_with_the_model(
     for doc in tiny_docs:
         assert loaded.predict(doc.text) == model.predict(doc.text)
     (tmp_path / "m" / "lexicon.tsv").unlink()
-    with pytest.raises(ModelLoadError, match="lexicon.tsv is missing"):
+    with pytest.raises(ModelLoadError, match=r"lexicon\.tsv is missing"):
         load_model(tmp_path / "m")
 
 
