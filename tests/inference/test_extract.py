@@ -74,3 +74,12 @@ def test_a_run_away_span_is_not_reported() -> None:
             return [[Entity(0, len(note), note, "TREATMENT")]]
 
     assert [r["text"] for r in entity_records(AtTheCap(), edge)] == [edge]  # type: ignore[arg-type]
+
+
+def test_records_can_name_their_section(tiny_model: CRFModel) -> None:
+    from medner.inference import entity_records
+
+    text = "Dx: Asthma was treated with budesonide .\nRx: budesonide ."
+    records = entity_records(tiny_model, text, sections=True)
+    assert records and {r["section"] for r in records} <= {"dx", "rx"}
+    assert all("section" not in r for r in entity_records(tiny_model, text))

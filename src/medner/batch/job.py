@@ -6,7 +6,8 @@ process, extracts entities through the one extraction path the API and ``medner 
 datasets under the output folder:
 
 - ``entities/``: one row per entity (note id, start, end, text, label, confidence, sentence
-  number, model version, and the note's metadata columns), partitioned by label;
+  number, section heading, model version, and the note's metadata columns), partitioned by
+  label;
 - ``notes/``: one row per processed note (id, length, entity counts by label, status);
 - ``quarantine/``: one row per note that could not be processed, with the reason.
 
@@ -169,7 +170,7 @@ def _extract_batches(
             if isinstance(reason, str) or not isinstance(text, str):
                 entities_col.append([])
                 continue
-            entities_col.append(entity_records(model, text, sentences=True))
+            entities_col.append(entity_records(model, text, sentences=True, sections=True))
         out = frame.drop(columns=[text_column])
         out["length"] = pd.array(lengths, dtype="Int32")
         out["entities"] = entities_col
@@ -248,6 +249,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
                     T.StructField("label", T.StringType()),
                     T.StructField("confidence", T.DoubleType()),
                     T.StructField("sentence", T.IntegerType()),
+                    T.StructField("section", T.StringType()),
                 ]
             )
         )
@@ -293,6 +295,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             "e.label",
             "e.confidence",
             "e.sentence",
+            "e.section",
             "model_version",
             *metadata,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from medner.inference.notes import Note
 from medner.models.base import NerModel
+from medner.text.sections import find_headings, section_of
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,15 @@ class ExtractionSummary:
 MAX_ENTITY_CHARS = 512
 
 
-def entity_records(model: NerModel, text: str, sentences: bool = False) -> list[dict[str, Any]]:
+def entity_records(
+    model: NerModel, text: str, sentences: bool = False, sections: bool = False
+) -> list[dict[str, Any]]:
     """The entities of one note in the contract's form (``{"start", "end", "text", "label",
-    "confidence"}``, in order); with ``sentences``, each also names its sentence (0-based).
-    Spans over ``MAX_ENTITY_CHARS`` characters are left out."""
+    "confidence"}``, in order); with ``sentences``, each also names its sentence (0-based);
+    with ``sections``, the heading of the section it is in (``"dx"``, ``"rx"``,
+    ``"allergies"``; ``None`` before the first heading). Spans over ``MAX_ENTITY_CHARS``
+    characters are left out."""
+    headings = find_headings(text) if sections else []
     records = []
     for number, sentence in enumerate(model.predict_by_sentence(text)):
         for entity in sentence:
@@ -50,6 +56,8 @@ def entity_records(model: NerModel, text: str, sentences: bool = False) -> list[
             record = entity.to_dict()
             if sentences:
                 record["sentence"] = number
+            if sections:
+                record["section"] = section_of(headings, entity.start)
             records.append(record)
     return records
 
