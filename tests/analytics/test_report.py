@@ -66,6 +66,8 @@ def test_dictionary_counts_by_sentence_and_by_note(tmp_path: Path) -> None:
     assert {"group": "General", "label": "DISEASE", "term": "asthma", "notes": "1"} in by_specialty
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 3 and "diabetes → metformin" in page
+    # the page's own title, not the last chart's (a loop variable once shadowed it)
+    assert "<title>medner analytics</title>" in page and "<h1>medner analytics</h1>" in page
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
 
 

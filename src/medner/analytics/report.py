@@ -194,12 +194,13 @@ def render_html(tables: list[Table], title: str = "medner analytics") -> str:
     """A self-contained HTML report: charts of the top entities and pairs, then the tables."""
     by_name = {t.name: t for t in tables}
     charts = []
-    for name, title, color in (
+    for name, chart_title, color in (
         ("top_diseases", "Top diseases (notes)", "#c0392b"),
         ("top_treatments", "Top treatments (notes)", "#2471a3"),
     ):
         if name in by_name:
-            charts.append(_bar_chart(title, [(r[0], r[1]) for r in by_name[name].rows], color))
+            rows = [(r[0], r[1]) for r in by_name[name].rows]
+            charts.append(_bar_chart(chart_title, rows, color))
     pairs = by_name.get("disease_treatments_sentence")
     if pairs is not None:
         charts.append(
