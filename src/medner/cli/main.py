@@ -647,6 +647,7 @@ def demo_cli(
 # register themselves on `app`
 import medner.cli.experiment  # noqa: E402
 import medner.cli.lifecycle  # noqa: E402
+import medner.cli.review  # noqa: E402
 import medner.cli.serve  # noqa: E402, F401
 
 

@@ -104,7 +104,9 @@ def serve_cli(
 
 @keys_app.command("create")
 def keys_create_cli(
-    scope: Annotated[list[str], typer.Option("--scope", help="extract or admin (repeatable).")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="extract, admin or review (repeatable).")
+    ],
     keys_file: Annotated[
         Path | None,
         typer.Option("--file", help="Keys file (default: MEDNER_KEYS_FILE or runs/api-keys.json)."),

@@ -26,7 +26,7 @@ from medner.serving.engine import ModelHolder, resolve
 from medner.serving.metrics import ApiMetrics
 from medner.serving.middleware import observe
 from medner.serving.ratelimit import RateLimiter
-from medner.serving.routes import admin, docs, extract, health, model
+from medner.serving.routes import admin, docs, extract, health, model, review
 from medner.serving.settings import ServeSettings
 from medner.store.predictions import PredictionLog
 
@@ -37,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     model.router,
     admin.router,
     docs.router,
+    review.router,
 )
 
 
@@ -113,6 +114,7 @@ def create_app(
             if prediction_log is not None:
                 await anyio.to_thread.run_sync(prediction_log.close)
             await anyio.to_thread.run_sync(services.holder.close)
+            services.close()
 
     app = FastAPI(
         title="medner",

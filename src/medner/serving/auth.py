@@ -18,7 +18,7 @@ from pathlib import Path
 
 from medner.errors import ConfigError
 
-SCOPES = frozenset({"extract", "admin"})
+SCOPES = frozenset({"extract", "admin", "review"})
 KEY_PREFIX = "mk_"
 
 

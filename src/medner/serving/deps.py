@@ -22,6 +22,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
 
 from medner.serving.auth import ApiKey, KeyStore
@@ -45,6 +46,19 @@ class Services:
     metrics: ApiMetrics
     limiter: RateLimiter
     prediction_log: PredictionLog | None = None
+    _review: Engine | None = None
+
+    def review_engine(self) -> Engine:
+        """The review queue's engine (migrated on first use), for the review routes."""
+        if self._review is None:
+            from medner.review import queue_engine
+
+            self._review = queue_engine(self.settings.database_url)
+        return self._review
+
+    def close(self) -> None:
+        if self._review is not None:
+            self._review.dispose()
 
 
 def get_services(request: Request) -> Services:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
@@ -32,11 +33,12 @@ def _private_sqlite_file(url: str) -> None:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-def engine(url: str | None = None) -> Engine:
-    """A SQLAlchemy engine for the database (connections checked before use)."""
+def engine(url: str | None = None, **options: Any) -> Engine:
+    """A SQLAlchemy engine for the database (connections checked before use); ``options``
+    go to ``create_engine``."""
     url = database_url(url)
     _private_sqlite_file(url)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def migrate(url: str | None = None) -> None:

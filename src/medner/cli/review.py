@@ -1,0 +1,149 @@
+"""``medner review import|export|purge``: the review queue from the command line
+(medner.review; docs/review.md)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medner.cli.common import MODEL_HELP, app, err, fail, load_model_ref, resolve_model
+from medner.errors import MednerError
+
+review_app = typer.Typer(
+    help="The review queue: import notes with predictions, export validated notes, purge text.",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
+DB_HELP = "SQLAlchemy URL of the store (default: MEDNER_DATABASE_URL, else runs/medner.db)."
+
+
+@review_app.command("import")
+def import_cli(
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
+    input_: Annotated[
+        Path,
+        typer.Option("--input", "-i", help="Notes: .txt (or a folder), .jsonl, .csv, .parquet."),
+    ],
+    id_column: Annotated[str, typer.Option("--id-column")] = "id",
+    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    limit: Annotated[int | None, typer.Option("--limit", help="Import the first N notes.")] = None,
+    audit_share: Annotated[
+        float, typer.Option("--audit-share", help="Random share flagged audit (unbiased accuracy).")
+    ] = 0.10,
+    double_share: Annotated[
+        float, typer.Option("--double-share", help="Share reviewed by two validators.")
+    ] = 0.05,
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Extract each note with the model and queue it for review, text and predictions."""
+    from medner.inference import read_notes
+    from medner.review import import_notes, queue_engine
+
+    try:
+        loaded = load_model_ref(model)
+        notes = read_notes(input_, id_column, text_column, "skip")
+        if limit is not None:
+            notes = itertools.islice(notes, limit)
+        engine = queue_engine(database_url)
+        summary = import_notes(
+            engine, loaded, resolve_model(model), notes, audit_share, double_share
+        )
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    for reason in summary.skipped:
+        err.print(f"[yellow]skipped[/] {reason}", highlight=False)
+    err.print(
+        f"queued {summary.imported} notes ({summary.audit} audit, {summary.double} for two "
+        f"validators); {len(summary.skipped)} skipped"
+    )
+
+
+@review_app.command("export")
+def export_cli(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Validated notes, JSONL.")],
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Only reviews submitted from this date.")
+    ] = None,
+    audit_only: Annotated[
+        bool, typer.Option("--audit-only", help="Only the audit sample.")
+    ] = False,
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Write the validated notes as JSONL ({"id", "text", "entities"}) and a manifest."""
+    from medner.review import export_reviews, queue_engine
+
+    try:
+        engine = queue_engine(database_url)
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        summary = export_reviews(engine, output, since, audit_only)
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    err.print(
+        f"{summary.notes} validated notes, {summary.entities} entities -> {output} "
+        f"(+ {output.name}.manifest.json); {summary.skipped_purged} purged notes left out"
+    )
+
+
+@review_app.command("purge")
+def purge_cli(
+    retention_days: Annotated[
+        int,
+        typer.Option(
+            "--retention-days",
+            envvar="MEDNER_REVIEW_RETENTION_DAYS",
+            help="Keep note text this long.",
+        ),
+    ] = 90,
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Remove the text of queued notes older than the retention period."""
+    from medner.review import purge_text, queue_engine
+
+    try:
+        engine = queue_engine(database_url)
+        removed = purge_text(engine, retention_days)
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    err.print(f"purged the text of {removed} notes older than {retention_days} days")
+
+
+reviewers_app = typer.Typer(
+    help="The validation team: add validators and leads.", no_args_is_help=True
+)
+app.add_typer(reviewers_app, name="reviewers")
+
+
+@reviewers_app.command("add")
+def reviewers_add_cli(
+    name: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[str, typer.Option("--role", help="validator or lead.")] = "validator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Add a validator (or a lead); the password is asked twice, and stored as a hash."""
+    import sys
+
+    from medner.review import queue_engine
+    from medner.review.accounts import add_reviewer
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        engine = queue_engine(database_url)
+        add_reviewer(engine, name, password, role)
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    err.print(f"{role} {name!r} added")
