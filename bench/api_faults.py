@@ -269,7 +269,7 @@ def main() -> int:
         "## Faults: kill -9 under load, and poisoned requests (issue 23)",
         "",
         *provenance("api_faults.py" + (" --postgres URL" if args.postgres else "")),
-        "`URL`: the PostgreSQL database that `.ci/with-postgres` starts (what `make bench`"
+        "`URL`: the PostgreSQL database that `.ci/with-services` starts (what `make bench`"
         " passes). About 9 minutes.",
         f"`medner serve` (one worker, one extraction process, the CRF default model, prediction"
         f" log on SQLite unless said) under an open-loop load of {args.rate:.0f} MTSamples"

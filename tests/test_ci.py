@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = ["make lint", ".ci/with-postgres make test"]
+SCRIPTS = ["make lint", ".ci/with-services make test"]
 
 
 def _commands(text: str) -> list[str]:

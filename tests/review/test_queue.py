@@ -205,3 +205,26 @@ def test_the_cli_imports_a_file_with_a_bad_row_and_exports(
     )
     assert exported.exit_code == 0, exported.output
     assert (tmp_path / "out.jsonl.manifest.json").is_file()
+
+
+def test_a_skipped_task_goes_to_someone_else_and_progress_counts(queue: sa.Engine) -> None:
+    from medner.review import progress, skip_task
+
+    task = next_task(queue, "a")
+    assert task is not None
+    skip_task(queue, "a", task.id)
+    again = next_task(queue, "a")
+    assert again is not None and again.id != task.id  # not handed back to whoever skipped it
+    other = next_task(queue, "b")
+    assert other is not None and other.id == task.id  # the queue gives it to the next one
+    with pytest.raises(ReviewError, match="not leased"):
+        skip_task(queue, "a", task.id)
+    before = progress(queue, "b")
+    submit(queue, "b", other.id, [])
+    after = progress(queue, "b")
+    assert after["done_today"] == before["done_today"] + 1
+    with queue.connect() as conn:
+        needed = conn.execute(
+            sa.text("SELECT reviews_needed FROM review_tasks WHERE id = :i"), {"i": other.id}
+        ).scalar_one()
+    assert after["left"] == before["left"] - (1 if needed == 1 else 0)

@@ -8,8 +8,10 @@ from medner.review.queue import (
     export_reviews,
     import_notes,
     next_task,
+    progress,
     purge_text,
     queue_engine,
+    skip_task,
     submit,
     validate_entities,
 )
@@ -22,8 +24,10 @@ __all__ = [
     "export_reviews",
     "import_notes",
     "next_task",
+    "progress",
     "purge_text",
     "queue_engine",
+    "skip_task",
     "submit",
     "validate_entities",
 ]

@@ -215,6 +215,11 @@ def next_task(
             .scalar_subquery()
         )
         mine = select(Review.id).where(Review.task_id == ReviewTask.id, Review.reviewer == reviewer)
+        skipped = select(ReviewEvent.id).where(
+            ReviewEvent.task_id == ReviewTask.id,
+            ReviewEvent.reviewer == reviewer,
+            ReviewEvent.action == "skip",
+        )
         passed: list[int] = []
         task = None
         while task is None:
@@ -223,6 +228,7 @@ def next_task(
                 .where(ReviewTask.text.is_not(None))
                 .where(reviews + leases < ReviewTask.reviews_needed)
                 .where(~mine.exists())
+                .where(~skipped.exists())
                 .order_by(ReviewTask.priority, ReviewTask.id)
                 .limit(1)
             )
@@ -369,6 +375,62 @@ def submit(
         session.add(review)
         session.flush()
         return int(review.id)
+
+
+def skip_task(engine: Engine, reviewer: str, task_id: int, now: datetime | None = None) -> None:
+    """The validator gives a task back: a ``skip`` event, and its lease ends now (the task is
+    not handed to this validator again)."""
+    now = now or datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        lease = (
+            session.execute(
+                select(ReviewLease).where(
+                    ReviewLease.task_id == task_id,
+                    ReviewLease.reviewer == reviewer,
+                    ReviewLease.expires_at > now,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not lease:
+            raise ReviewError("task_id", f"task {task_id} is not leased to {reviewer}")
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        for row in lease:
+            row.expires_at = now
+        session.add(
+            ReviewEvent(
+                at=now,
+                task_id=task_id,
+                reviewer=reviewer,
+                action="skip",
+                before=None,
+                after=None,
+                model_version=task.model_version,
+            )
+        )
+
+
+def progress(engine: Engine, reviewer: str, now: datetime | None = None) -> dict[str, int]:
+    """Reviews the validator submitted since midnight UTC, and tasks left to review."""
+    now = now or datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with Session(engine) as session:
+        done = session.execute(
+            select(func.count(Review.id)).where(
+                Review.reviewer == reviewer, Review.submitted_at >= midnight
+            )
+        ).scalar_one()
+        reviews = (
+            select(func.count(Review.id)).where(Review.task_id == ReviewTask.id).scalar_subquery()
+        )
+        left = session.execute(
+            select(func.count(ReviewTask.id)).where(
+                ReviewTask.text.is_not(None), reviews < ReviewTask.reviews_needed
+            )
+        ).scalar_one()
+    return {"done_today": int(done), "left": int(left)}
 
 
 @dataclass

@@ -12,16 +12,17 @@ unknown label (naming the field).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi import Path as FastPath
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from medner.review import ReviewError, next_task, submit
+from medner.review import ReviewError, next_task, progress, skip_task, submit
 from medner.review.accounts import LockedOut, SignedIn, session_of, sign_in, sign_out
 from medner.serving.deps import GuardedRoute, ServicesDep, error
 from medner.store.tables import Review, ReviewTask
@@ -157,3 +158,47 @@ async def team(who: WhoDep, engine: EngineDep) -> Any:
         tasks = session.execute(select(func.count(ReviewTask.id))).scalar_one()
         reviewed = session.execute(select(func.count(func.distinct(Review.task_id)))).scalar_one()
     return {"reviews": done, "tasks": tasks, "left": tasks - reviewed}
+
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "review"
+ASSETS = {"review.js": "text/javascript", "review.css": "text/css"}
+
+
+@router.get("/review", include_in_schema=False)
+async def page() -> FileResponse:
+    """The workbench page (it signs in, then works through the API above)."""
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/review/assets/{name}", include_in_schema=False, response_model=None)
+async def asset(name: str) -> FileResponse | JSONResponse:
+    if name not in ASSETS:
+        return error(404, f"no asset {name!r}")
+    return FileResponse(STATIC / name, media_type=ASSETS[name])
+
+
+@router.get("/review/me", summary="Who is signed in (and the session's CSRF token)")
+async def me(who: WhoDep) -> Any:
+    return {"reviewer": who.reviewer, "role": who.role, "csrf": who.csrf}
+
+
+@router.get("/v1/review/progress", summary="The caller's reviews today and the queue left")
+async def my_progress(who: WhoDep, engine: EngineDep) -> Any:
+    return progress(engine, who.reviewer)
+
+
+@router.post("/v1/review/tasks/{task_id}/skip", summary="Give a task back to the queue")
+async def skip(
+    task_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)], who: WhoDep, engine: EngineDep
+) -> Any:
+    try:
+        skip_task(engine, who.reviewer, task_id)
+    except ReviewError as exc:
+        return JSONResponse(
+            {
+                "detail": f"cannot skip: {exc}",
+                "errors": [{"field": exc.field, "message": str(exc)}],
+            },
+            status_code=422,
+        )
+    return {"skipped": task_id}
