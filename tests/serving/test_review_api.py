@@ -14,7 +14,7 @@ from medner.models import load_model
 from medner.review import import_notes, queue_engine
 from medner.review.accounts import add_reviewer
 from medner.serving.service import build_app
-from tests.serving.conftest import make_settings
+from tests.serving.conftest import EXTRACT, make_settings
 
 PASSWORD = "correct horse battery"
 MARKER = "Zyxolitis"  # a note word that must never reach a log
@@ -120,3 +120,30 @@ def test_no_note_text_reaches_the_logs(
     _login(review_app)
     review_app.get("/v1/review/next")
     assert MARKER not in caplog.text
+
+
+def test_the_api_copies_its_sample_of_notes_to_the_queue(
+    model_dir: Path, tmp_path: Path, db_url: str
+) -> None:
+    for share, expected in ((0.0, 0), (1.0, 3)):
+        settings = make_settings(
+            model_dir, tmp_path / str(share), database_url=db_url, review_sample=share
+        )
+        with TestClient(build_app(settings)) as client:
+            for i in range(2):
+                r = client.post(
+                    "/v1/extract", json={"text": f"Asthma , case {i} ."}, headers=EXTRACT
+                )
+                assert r.status_code == 200
+            batch = {"notes": [{"text": "Gout flared .", "note_id": "b1"}, {"text": " "}]}
+            assert client.post("/v1/extract/batch", json=batch, headers=EXTRACT).is_success
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            rows = (
+                conn.execute(sa.text("SELECT source, text, note_id FROM review_tasks")).all()
+                if expected
+                else []
+            )
+        engine.dispose()
+        assert len(rows) == expected  # the blank note is never queued
+        assert all(r.source == "api" and r.text for r in rows)

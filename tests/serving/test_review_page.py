@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery"
 NOTES = [
     "Asthma was treated with inhaled budesonide , case one .",  # accept, then submit
     "😀 Hypertension responds to lisinopril , case two .",  # emoji: offsets in code points
-    "Pneumonia was treated with antibiotics , case three .",
+    "Pneumonia was treated with antibiotics , case three .\r\nमधुमेह नहीं ।",  # CRLF, Devanagari
 ]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(

@@ -115,6 +115,46 @@ def purge_cli(
     err.print(f"purged the text of {removed} notes older than {retention_days} days")
 
 
+@review_app.command("export-labelstudio")
+def export_labelstudio_cli(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Label Studio tasks, JSON.")],
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Write the queued notes as Label Studio tasks, the model's entities as predictions (the
+    project's labelling config is printed)."""
+    from medner.review import queue_engine
+    from medner.review.labelstudio import LABEL_CONFIG, export_tasks
+
+    try:
+        engine = queue_engine(database_url)
+        n = export_tasks(engine, output)
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    err.print(f"{n} tasks -> {output}; the Label Studio project's labelling config:")
+    print(LABEL_CONFIG, end="")
+
+
+@review_app.command("import-labelstudio")
+def import_labelstudio_cli(
+    input_: Annotated[Path, typer.Option("--input", "-i", help="Label Studio's JSON export.")],
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Record Label Studio's annotations as reviews (exported medner tasks are matched)."""
+    from medner.review import queue_engine
+    from medner.review.labelstudio import import_annotations
+
+    try:
+        engine = queue_engine(database_url)
+        summary = import_annotations(engine, input_)
+        engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    for problem in summary.problems:
+        err.print(f"[yellow]left out[/] {problem}", highlight=False)
+    err.print(f"{summary.reviews} reviews imported ({summary.new_tasks} new tasks)")
+
+
 reviewers_app = typer.Typer(
     help="The validation team: add validators and leads.", no_args_is_help=True
 )

@@ -164,6 +164,27 @@ def import_notes(
     return summary
 
 
+def enqueue(
+    engine: Engine,
+    notes: Sequence[tuple[Any, str, list[dict[str, Any]]]],
+    version: str,
+    source: str = "api",
+    audit_share: float = 0.10,
+    double_share: float = 0.05,
+) -> int:
+    """Queue notes that were already extracted: ``(note id, text, entity records)`` each (the
+    API's sample of live notes). Returns how many."""
+    now = datetime.now(UTC)
+    rows = [
+        _task_row(Note(note_id, text), records, version, source, audit_share, double_share, now)
+        for note_id, text, records in notes
+    ]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(insert(ReviewTask), rows)
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class Task:
     """What a validator is handed."""

@@ -69,6 +69,13 @@ class ServeSettings(BaseSettings):
         Path("runs/prediction-log"),
         description="Local directory of the journal (or the loss ledger): one slot per process.",
     )
+    review_sample: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of extracted notes copied, with their text, to the review queue "
+        "(0: none, the default). The queue is the only place note text is stored.",
+    )
     registry_timeout_seconds: int = Field(
         10,
         ge=1,

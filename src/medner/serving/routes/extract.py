@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import random
 from collections import Counter
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
+from medner.review import enqueue
 from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
 from medner.serving.engine import Loaded
 from medner.serving.schemas import (
@@ -31,6 +34,7 @@ from medner.serving.schemas import (
 )
 
 router = APIRouter(route_class=GuardedRoute, dependencies=[require_scope("extract")])
+logger = logging.getLogger("medner.api")
 
 
 def _respond(
@@ -88,6 +92,34 @@ def _respond(
     return out
 
 
+def _sample_for_review(
+    services: Services,
+    background: BackgroundTasks,
+    notes: list[ExtractRequest],
+    found: list[list[dict[str, Any]]],
+    loaded: Loaded,
+) -> None:
+    """Copy ``MEDNER_REVIEW_SAMPLE`` of the notes, text included, to the review queue, after
+    the answer has gone (a sample: losing one in a crash costs nothing)."""
+    share = services.settings.review_sample
+    if share <= 0:
+        return
+    chosen = [
+        (note.note_id, note.text, records)
+        for note, records in zip(notes, found, strict=True)
+        if note.text.strip() and random.random() < share
+    ]
+    if chosen:
+        background.add_task(_enqueue, services, chosen, loaded.version)
+
+
+def _enqueue(services: Services, chosen: list[Any], version: str) -> None:
+    try:
+        enqueue(services.review_engine(), chosen, version, source="api")
+    except Exception as exc:  # a sample that cannot be queued is logged, never an error
+        logger.error({"event": "review_sample_failed", "error": type(exc).__name__})
+
+
 async def _saved(journalled: list[Future[None]]) -> JSONResponse | None:
     """Wait until the journal holds the records (durability ``journal``): only then is the
     extraction answered. A journal that cannot be written is a 503, not an answer."""
@@ -110,12 +142,15 @@ def _too_long(notes: list[ExtractRequest], max_chars: int) -> JSONResponse | Non
 @router.post(
     "/v1/extract", response_model=ExtractResponse, responses=ERRORS, summary="Entities of one note"
 )
-async def extract(request: Request, body: ExtractRequest, services: ServicesDep) -> Any:
+async def extract(
+    request: Request, body: ExtractRequest, services: ServicesDep, background: BackgroundTasks
+) -> Any:
     if (problem := _too_long([body], services.settings.max_chars)) is not None:
         return problem
     found, ms, loaded = await services.holder.extract([body.text])
     journalled: list[Future[None]] = []
     result = _respond(services, request, [body], found, ms, loaded, journalled)[0]
+    _sample_for_review(services, background, [body], found, loaded)
     return await _saved(journalled) or result
 
 
@@ -125,7 +160,9 @@ async def extract(request: Request, body: ExtractRequest, services: ServicesDep)
     responses=ERRORS,
     summary="Entities of several notes",
 )
-async def extract_batch(request: Request, body: BatchRequest, services: ServicesDep) -> Any:
+async def extract_batch(
+    request: Request, body: BatchRequest, services: ServicesDep, background: BackgroundTasks
+) -> Any:
     settings = services.settings
     if len(body.notes) > settings.max_batch:
         return error(
@@ -136,6 +173,7 @@ async def extract_batch(request: Request, body: BatchRequest, services: Services
     found, ms, loaded = await services.holder.extract([n.text for n in body.notes])
     journalled: list[Future[None]] = []
     results = _respond(services, request, body.notes, found, ms, loaded, journalled)
+    _sample_for_review(services, background, body.notes, found, loaded)
     return await _saved(journalled) or BatchResponse(
         results=results,
         model=ModelRef(name=loaded.name, version=loaded.version),

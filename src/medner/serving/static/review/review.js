@@ -154,7 +154,16 @@ function selectionOffsets() {
     const seg = holder && holder.closest("[data-s]");
     if (!seg || !$("note").contains(seg)) return null;
     const text = node.nodeType === Node.TEXT_NODE ? node.data.slice(0, offset) : "";
-    return Number(seg.dataset.s) + Array.from(text).length;
+    // the DOM holds the segment with each CRLF read as LF (HTML parsing): walk the note's own
+    // code points, counting what the DOM shows
+    const shown = Array.from(text).length;
+    let i = Number(seg.dataset.s);
+    let seen = 0;
+    while (seen < shown && i < chars.length) {
+      if (!(chars[i] === "\r" && chars[i + 1] === "\n")) seen++;
+      i++;
+    }
+    return i;
   };
   const range = sel.getRangeAt(0);
   let start = point(range.startContainer, range.startOffset);
