@@ -184,9 +184,9 @@ def _task_for(
         if task is not None and task.text_sha256 == sha:
             return task, False
     known = session.execute(
-        select(ReviewTask).where(
-            ReviewTask.source == "labelstudio", ReviewTask.text_sha256 == sha
-        ).limit(1)
+        select(ReviewTask)
+        .where(ReviewTask.source == "labelstudio", ReviewTask.text_sha256 == sha)
+        .limit(1)
     ).scalar_one_or_none()
     if known is not None:  # imported before
         return known, False
