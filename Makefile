@@ -62,6 +62,7 @@ bench: pipeline
 	$(BIN)/medner experiment run prescriptions/crf && $(BIN)/medner experiment run biotext/crf
 	$(BIN)/python bench/prescriptions.py --model models/default --baseline models/crf-biotext --write docs/benchmarks.md
 	.ci/with-services sh -c '$(BIN)/python bench/api_faults.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
+	.ci/with-services sh -c '$(BIN)/python bench/review_load.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
 
 # The backend comparison (docs/benchmarks.md): builds the experiments it compares when missing
 # (configs/experiments/; on this 2-core CPU the transformers take about 15 (BioText) and 33 (NCBI)

@@ -62,6 +62,7 @@ def fill(url: str, tasks: int) -> float:
                 "audit": False,
                 "reviews_needed": 1,
                 "purged_at": None,
+                "closed_at": None,
             }
             for i in range(first, min(tasks, first + batch))
         ]

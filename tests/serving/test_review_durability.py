@@ -62,3 +62,31 @@ def test_every_saved_review_survives_kill_9(db_url: str, model_dir: Path, tmp_pa
             stored = set(conn.execute(sa.text("SELECT task_id FROM reviews")).scalars())
         check.dispose()
     assert set(saved) <= stored  # nothing answered "saved" was lost
+
+
+def test_twenty_validators_over_http_never_share_a_task(
+    db_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """20 validators (threads, each with its own key) ask the real server for a task at once."""
+    engine = queue_engine(db_url)
+    notes = [Note(f"n{i}", f"Gout flared , case {i} .") for i in range(60)]
+    import_notes(engine, load_model(model_dir), model_dir, notes, audit_share=0, double_share=0)
+    engine.dispose()
+    keys = ",".join(f"v{i}:review" for i in range(20))
+    got: dict[int, int] = {}
+    start = threading.Barrier(20)
+    with running_server(model_dir, tmp_path, api_keys=keys, database_url=db_url) as server:
+
+        def draw(i: int) -> None:
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                start.wait()
+                r = client.get("/v1/review/next", headers={"Authorization": f"Bearer v{i}"})
+                assert r.status_code == 200, r.text
+                got[i] = r.json()["task_id"]
+
+        threads = [threading.Thread(target=draw, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(got) == 20 and len(set(got.values())) == 20

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from medner.errors import DataFormatError
 from medner.labels import CANONICAL_LABELS
-from medner.review.queue import validate_entities
+from medner.review.queue import close_if_done, validate_entities
 from medner.store.tables import Review, ReviewEvent, ReviewTask
 
 LABEL_CONFIG = """<View>
@@ -170,6 +170,8 @@ def import_annotations(engine: Engine, path: Path) -> LabelStudioImport:
                         model_version=task.model_version,
                     )
                 )
+                session.flush()
+                close_if_done(session, task, now)
                 summary.reviews += 1
     return summary
 
@@ -201,6 +203,7 @@ def _task_for(
         priority=1.0,
         audit=False,
         reviews_needed=1,
+        closed_at=None,
     )
     session.add(task)
     session.flush()

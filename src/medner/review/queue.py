@@ -58,7 +58,7 @@ class ReviewError(MednerError):
 def queue_engine(url: str | None = None) -> Engine:
     """An engine for the queue, migrated. On SQLite every transaction starts with ``BEGIN
     IMMEDIATE`` (it takes the write lock first, so two validators cannot read the same free
-    task), and waits up to 30 s for the lock."""
+    task) and waits up to 30 s for the lock; the database runs in WAL mode."""
     url = database_url(url)
     migrate(url)
     engine = make_engine(url)
@@ -68,6 +68,10 @@ def queue_engine(url: str | None = None) -> Engine:
         @event.listens_for(engine, "connect")
         def _autocommit_off(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself
+            # write-ahead log: a commit is one append and one fsync (synchronous=FULL keeps
+            # every commit durable), and readers do not wait for the writer
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=FULL")
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection: Any) -> None:
@@ -119,6 +123,7 @@ def _task_row(
         "audit": audit,
         "reviews_needed": 2 if _unit(key, "double") < double_share else 1,
         "purged_at": None,
+        "closed_at": None,
     }
 
 
@@ -246,7 +251,7 @@ def next_task(
         while task is None:
             query = (
                 select(ReviewTask)
-                .where(ReviewTask.text.is_not(None))
+                .where(ReviewTask.closed_at.is_(None))
                 .where(reviews + leases < ReviewTask.reviews_needed)
                 .where(~mine.exists())
                 .where(~skipped.exists())
@@ -395,7 +400,17 @@ def submit(
         )
         session.add(review)
         session.flush()
+        close_if_done(session, task, now)
         return int(review.id)
+
+
+def close_if_done(session: Session, task: ReviewTask, now: datetime) -> None:
+    """Take a task out of the queue's open part once it has all its reviews."""
+    count = session.execute(
+        select(func.count(Review.id)).where(Review.task_id == task.id)
+    ).scalar_one()
+    if count >= task.reviews_needed and task.closed_at is None:
+        task.closed_at = now
 
 
 def skip_task(engine: Engine, reviewer: str, task_id: int, now: datetime | None = None) -> None:
@@ -443,13 +458,8 @@ def progress(engine: Engine, reviewer: str, now: datetime | None = None) -> dict
                 Review.reviewer == reviewer, Review.submitted_at >= midnight
             )
         ).scalar_one()
-        reviews = (
-            select(func.count(Review.id)).where(Review.task_id == ReviewTask.id).scalar_subquery()
-        )
         left = session.execute(
-            select(func.count(ReviewTask.id)).where(
-                ReviewTask.text.is_not(None), reviews < ReviewTask.reviews_needed
-            )
+            select(func.count(ReviewTask.id)).where(ReviewTask.closed_at.is_(None))
         ).scalar_one()
     return {"done_today": int(done), "left": int(left)}
 
@@ -539,6 +549,6 @@ def purge_text(engine: Engine, retention_days: int, now: datetime | None = None)
         result = conn.execute(
             update(ReviewTask)
             .where(ReviewTask.created_at < cutoff, ReviewTask.text.is_not(None))
-            .values(text=None, purged_at=now)
+            .values(text=None, purged_at=now, closed_at=func.coalesce(ReviewTask.closed_at, now))
         )
     return int(result.rowcount or 0)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response, Security
@@ -47,13 +48,16 @@ class Services:
     limiter: RateLimiter
     prediction_log: PredictionLog | None = None
     _review: Engine | None = None
+    _review_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def review_engine(self) -> Engine:
-        """The review queue's engine (migrated on first use), for the review routes."""
-        if self._review is None:
-            from medner.review import queue_engine
+        """The review queue's engine (migrated on first use), for the review routes; the
+        routes run in a thread pool, so the first ones may ask at once."""
+        with self._review_lock:
+            if self._review is None:
+                from medner.review import queue_engine
 
-            self._review = queue_engine(self.settings.database_url)
+                self._review = queue_engine(self.settings.database_url)
         return self._review
 
     def close(self) -> None:

@@ -11,11 +11,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -64,6 +66,19 @@ class ReviewTask(Base):
     audit: Mapped[bool] = mapped_column(Boolean)  # a random sample, for unbiased accuracy
     reviews_needed: Mapped[int] = mapped_column(Integer)  # 2 for the double-review share
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set once the task has all its reviews (or its text is purged): the queue's open part is
+    # a partial index, so drawing a task never scans the notes already done
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index(
+            "ix_review_tasks_open",
+            "priority",
+            "id",
+            postgresql_where=sql("closed_at IS NULL"),
+            sqlite_where=sql("closed_at IS NULL"),
+        ),
+    )
 
 
 class ReviewLease(Base):

@@ -1,6 +1,9 @@
 """The review workbench's API: sign-in for validators, the next task, submitting a review,
 and the team's progress for leads (medner.review; docs/review.md).
 
+The handlers are plain functions: FastAPI runs them in its thread pool, so the database work
+(and the argon2 check at sign-in) never holds the event loop.
+
 Who calls: a browser signed in with a validator's name and password (a session cookie,
 ``HttpOnly`` and ``SameSite=Strict``, and a CSRF token that every state-changing request
 must send in ``X-CSRF-Token``), or a machine with an API key of scope ``review``. Refusals:
@@ -80,7 +83,7 @@ WhoDep = Annotated[SignedIn, Depends(signed_in)]
 
 
 @router.post("/review/login", summary="Sign in a validator")
-async def login(body: LoginRequest, request: Request, engine: EngineDep) -> Any:
+def login(body: LoginRequest, request: Request, engine: EngineDep) -> Any:
     try:
         result = sign_in(engine, body.name, body.password)
     except LockedOut as exc:
@@ -101,7 +104,7 @@ async def login(body: LoginRequest, request: Request, engine: EngineDep) -> Any:
 
 
 @router.post("/review/logout", summary="Sign out")
-async def logout(request: Request, who: WhoDep, engine: EngineDep) -> Response:
+def logout(request: Request, who: WhoDep, engine: EngineDep) -> Response:
     token = request.cookies.get(COOKIE)
     if token:
         sign_out(engine, token)
@@ -111,7 +114,7 @@ async def logout(request: Request, who: WhoDep, engine: EngineDep) -> Response:
 
 
 @router.get("/v1/review/next", summary="The next note to review (leased to the caller)")
-async def next_note(who: WhoDep, engine: EngineDep) -> Any:
+def next_note(who: WhoDep, engine: EngineDep) -> Any:
     task = next_task(engine, who.reviewer)
     if task is None:
         return Response(status_code=204)
@@ -126,7 +129,7 @@ async def next_note(who: WhoDep, engine: EngineDep) -> Any:
 
 
 @router.post("/v1/review/tasks/{task_id}/submit", summary="Submit a reviewed note")
-async def submit_review(
+def submit_review(
     task_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
     body: SubmitRequest,
     who: WhoDep,
@@ -146,7 +149,7 @@ async def submit_review(
 
 
 @router.get("/v1/review/team", summary="Reviews per validator and the queue left (leads)")
-async def team(who: WhoDep, engine: EngineDep) -> Any:
+def team(who: WhoDep, engine: EngineDep) -> Any:
     if who.role != "lead":
         raise HTTPException(403, "leads only")
     with Session(engine) as session:
@@ -183,12 +186,12 @@ async def me(who: WhoDep) -> Any:
 
 
 @router.get("/v1/review/progress", summary="The caller's reviews today and the queue left")
-async def my_progress(who: WhoDep, engine: EngineDep) -> Any:
+def my_progress(who: WhoDep, engine: EngineDep) -> Any:
     return progress(engine, who.reviewer)
 
 
 @router.post("/v1/review/tasks/{task_id}/skip", summary="Give a task back to the queue")
-async def skip(
+def skip(
     task_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)], who: WhoDep, engine: EngineDep
 ) -> Any:
     try:

@@ -30,6 +30,14 @@ def upgrade() -> None:
         sa.Column("audit", sa.Boolean(), nullable=False),
         sa.Column("reviews_needed", sa.Integer(), nullable=False),
         sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index(
+        "ix_review_tasks_open",
+        "review_tasks",
+        ["priority", "id"],
+        postgresql_where=sa.text("closed_at IS NULL"),
+        sqlite_where=sa.text("closed_at IS NULL"),
     )
     op.create_index("ix_review_tasks_created_at", "review_tasks", ["created_at"])
     op.create_index("ix_review_tasks_priority", "review_tasks", ["priority"])
