@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from medner.cli.common import MODEL_HELP, app, err, fail, load_model_ref, resolve_model
 from medner.errors import MednerError
@@ -18,6 +21,20 @@ review_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(review_app, name="review")
+
+
+@contextmanager
+def _queue(database_url: str | None) -> Iterator[Engine]:
+    """The review queue's engine (migrated), disposed after the command."""
+    from medner.review import queue_engine
+
+    engine = queue_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 DB_HELP = "SQLAlchemy URL of the store (default: MEDNER_DATABASE_URL, else runs/medner.db)."
 
 
@@ -41,18 +58,17 @@ def import_cli(
 ) -> None:
     """Extract each note with the model and queue it for review, text and predictions."""
     from medner.inference import read_notes
-    from medner.review import import_notes, queue_engine
+    from medner.review import import_notes
 
     try:
         loaded = load_model_ref(model)
         notes = read_notes(input_, id_column, text_column, "skip")
         if limit is not None:
             notes = itertools.islice(notes, limit)
-        engine = queue_engine(database_url)
-        summary = import_notes(
-            engine, loaded, resolve_model(model), notes, audit_share, double_share
-        )
-        engine.dispose()
+        with _queue(database_url) as engine:
+            summary = import_notes(
+                engine, loaded, resolve_model(model), notes, audit_share, double_share
+            )
     except MednerError as exc:
         fail(exc)
     for reason in summary.skipped:
@@ -75,14 +91,13 @@ def export_cli(
     database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
 ) -> None:
     """Write the validated notes as JSONL ({"id", "text", "entities"}) and a manifest."""
-    from medner.review import export_reviews, queue_engine
+    from medner.review import export_reviews
 
     try:
-        engine = queue_engine(database_url)
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        summary = export_reviews(engine, output, since, audit_only)
-        engine.dispose()
+        with _queue(database_url) as engine:
+            if since is not None and since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            summary = export_reviews(engine, output, since, audit_only)
     except MednerError as exc:
         fail(exc)
     err.print(
@@ -104,12 +119,11 @@ def purge_cli(
     database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
 ) -> None:
     """Remove the text of queued notes older than the retention period."""
-    from medner.review import purge_text, queue_engine
+    from medner.review import purge_text
 
     try:
-        engine = queue_engine(database_url)
-        removed = purge_text(engine, retention_days)
-        engine.dispose()
+        with _queue(database_url) as engine:
+            removed = purge_text(engine, retention_days)
     except MednerError as exc:
         fail(exc)
     err.print(f"purged the text of {removed} notes older than {retention_days} days")
@@ -122,13 +136,11 @@ def export_labelstudio_cli(
 ) -> None:
     """Write the queued notes as Label Studio tasks, the model's entities as predictions (the
     project's labelling config is printed)."""
-    from medner.review import queue_engine
     from medner.review.labelstudio import LABEL_CONFIG, export_tasks
 
     try:
-        engine = queue_engine(database_url)
-        n = export_tasks(engine, output)
-        engine.dispose()
+        with _queue(database_url) as engine:
+            n = export_tasks(engine, output)
     except MednerError as exc:
         fail(exc)
     err.print(f"{n} tasks -> {output}; the Label Studio project's labelling config:")
@@ -141,13 +153,11 @@ def import_labelstudio_cli(
     database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
 ) -> None:
     """Record Label Studio's annotations as reviews (exported medner tasks are matched)."""
-    from medner.review import queue_engine
     from medner.review.labelstudio import import_annotations
 
     try:
-        engine = queue_engine(database_url)
-        summary = import_annotations(engine, input_)
-        engine.dispose()
+        with _queue(database_url) as engine:
+            summary = import_annotations(engine, input_)
     except MednerError as exc:
         fail(exc)
     for problem in summary.problems:
@@ -173,7 +183,6 @@ def reviewers_add_cli(
     """Add a validator (or a lead); the password is asked twice, and stored as a hash."""
     import sys
 
-    from medner.review import queue_engine
     from medner.review.accounts import add_reviewer
 
     if password_stdin:
@@ -181,9 +190,8 @@ def reviewers_add_cli(
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        engine = queue_engine(database_url)
-        add_reviewer(engine, name, password, role)
-        engine.dispose()
+        with _queue(database_url) as engine:
+            add_reviewer(engine, name, password, role)
     except MednerError as exc:
         fail(exc)
     err.print(f"{role} {name!r} added")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from medner.errors import MednerError
+from medner.review.queue import as_utc
 from medner.store.tables import Reviewer, ReviewSession
 
 ROLES = ("validator", "lead")
@@ -38,10 +39,6 @@ class SignedIn:
     reviewer: str
     role: str
     csrf: str
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def add_reviewer(engine: Engine, name: str, password: str, role: str = "validator") -> None:
@@ -79,8 +76,8 @@ def sign_in(
         if reviewer is None:
             _HASHER.hash(password)  # the same work as for a real account: no timing oracle
             return None
-        if reviewer.locked_until is not None and _aware(reviewer.locked_until) > now:
-            raise LockedOut(_aware(reviewer.locked_until))
+        if reviewer.locked_until is not None and as_utc(reviewer.locked_until) > now:
+            raise LockedOut(as_utc(reviewer.locked_until))
         try:
             _HASHER.verify(reviewer.password_hash, password)
         except (VerificationError, InvalidHashError):
@@ -114,7 +111,7 @@ def session_of(engine: Engine, token: str, now: datetime | None = None) -> Signe
             .join(Reviewer, Reviewer.name == ReviewSession.reviewer)
             .where(ReviewSession.token_sha256 == digest)
         ).first()
-    if row is None or _aware(row[0].expires_at) <= now:
+    if row is None or as_utc(row[0].expires_at) <= now:
         return None
     return SignedIn(row[0].reviewer, row[1], row[0].csrf)
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from medner.errors import DataFormatError
 from medner.labels import CANONICAL_LABELS
-from medner.review.queue import close_if_done, validate_entities
+from medner.review.queue import ReviewError, close_if_done, validate_entities
 from medner.store.tables import Review, ReviewEvent, ReviewTask
 
 LABEL_CONFIG = """<View>
@@ -140,7 +140,7 @@ def import_annotations(engine: Engine, path: Path) -> LabelStudioImport:
                     entities.append(entity)
                 try:
                     validated = validate_entities(text, entities)
-                except Exception as exc:  # overlapping regions: the whole annotation is out
+                except ReviewError as exc:  # overlapping regions: the whole annotation is out
                     summary.problems.append(f"{path} task {n}: {exc}")
                     continue
                 reviewer = f"labelstudio:{annotation.get('completed_by', 'unknown')}"[:64]

@@ -203,7 +203,8 @@ class Task:
     lease_expires_at: datetime
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """A time from the database, time-zone aware (SQLite returns naive UTC times)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -297,7 +298,7 @@ def _task(task: ReviewTask, expires: datetime) -> Task:
         list(task.predictions),
         task.model_version,
         task.audit,
-        _aware(expires),
+        as_utc(expires),
     )
 
 
@@ -514,7 +515,7 @@ def export_reviews(
             notes += 1
             entities += len(review.entities)
             versions.add(review.model_version)
-            dates.append(_aware(review.submitted_at))
+            dates.append(as_utc(review.submitted_at))
     summary = ExportSummary(
         notes,
         entities,

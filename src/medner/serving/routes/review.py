@@ -48,6 +48,14 @@ class SubmitRequest(BaseModel):
     seconds_active: float = Field(0.0, ge=0, le=86_400)
 
 
+def _refused(what: str, exc: ReviewError) -> JSONResponse:
+    """A 422 naming the field, in the shape of the API's other validation errors."""
+    return JSONResponse(
+        {"detail": f"{what}: {exc}", "errors": [{"field": exc.field, "message": str(exc)}]},
+        status_code=422,
+    )
+
+
 def _engine(services: ServicesDep) -> Engine:
     return services.review_engine()
 
@@ -140,11 +148,7 @@ def submit_review(
             engine, who.reviewer, task_id, body.entities, body.actions, body.seconds_active
         )
     except ReviewError as exc:
-        field = exc.field
-        return JSONResponse(
-            {"detail": f"invalid review: {exc}", "errors": [{"field": field, "message": str(exc)}]},
-            status_code=422,
-        )
+        return _refused("invalid review", exc)
     return {"saved": True, "review_id": review_id}
 
 
@@ -197,11 +201,5 @@ def skip(
     try:
         skip_task(engine, who.reviewer, task_id)
     except ReviewError as exc:
-        return JSONResponse(
-            {
-                "detail": f"cannot skip: {exc}",
-                "errors": [{"field": exc.field, "message": str(exc)}],
-            },
-            status_code=422,
-        )
+        return _refused("cannot skip", exc)
     return {"skipped": task_id}
