@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from medner.cli.common import MODEL_HELP, app, err, fail, load_model_ref, resolve_model
 from medner.errors import MednerError
+
+if TYPE_CHECKING:  # the CLI stays light: SQLAlchemy loads only when a review command runs
+    from sqlalchemy import Engine
 
 review_app = typer.Typer(
     help="The review queue: import notes with predictions, export validated notes, purge text.",
