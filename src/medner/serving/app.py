@@ -24,7 +24,7 @@ from medner.serving.auth import KeyStore
 from medner.serving.deps import Services
 from medner.serving.engine import ModelHolder, resolve
 from medner.serving.metrics import ApiMetrics
-from medner.serving.middleware import observe
+from medner.serving.middleware import Observe
 from medner.serving.ratelimit import RateLimiter
 from medner.serving.routes import admin, docs, extract, health, model, review
 from medner.serving.settings import ServeSettings
@@ -126,7 +126,7 @@ def create_app(
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.middleware("http")(observe)
+    app.add_middleware(Observe)
     for router in (*ROUTERS, *routers):
         app.include_router(router)
     return app

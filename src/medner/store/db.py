@@ -34,11 +34,11 @@ def _private_sqlite_file(url: str) -> None:
 
 
 def engine(url: str | None = None, **options: Any) -> Engine:
-    """A SQLAlchemy engine for the database (connections checked before use); ``options``
-    go to ``create_engine``."""
+    """A SQLAlchemy engine for the database (a server's connections checked before use: a
+    SQLite file has no connection to lose); ``options`` go to ``create_engine``."""
     url = database_url(url)
     _private_sqlite_file(url)
-    return create_engine(url, pool_pre_ping=True, **options)
+    return create_engine(url, pool_pre_ping=not url.startswith("sqlite"), **options)
 
 
 def migrate(url: str | None = None) -> None:
