@@ -61,14 +61,19 @@ def queue_engine(url: str | None = None) -> Engine:
     task), the process keeps one connection, and the database runs in WAL mode."""
     url = database_url(url)
     migrate(url)
-    if url.startswith("sqlite"):
-        # One connection per process: SQLite takes one writer at a time anyway, and threads
-        # that queue for the pool's connection are served in turn, where threads that race for
-        # the file lock poll it with sleeps that grow to 100 ms (the tail of the review API's
-        # latency, bench/review_load.py). Another process waits up to 30 s for the lock.
-        engine = make_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
-        )
+    sqlite = url.startswith("sqlite")
+    # One connection per SQLite process: SQLite takes one writer at a time anyway, and threads
+    # that queue for the pool's connection are served in turn, where threads that race for the
+    # file lock poll it with sleeps that grow to 100 ms (the review API's tail latency,
+    # docs/benchmarks.md, "review"). Another process waits up to 30 s for the lock.
+    one_connection = {
+        "connect_args": {"timeout": 30},
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_timeout": 30,
+    }
+    engine = make_engine(url, **(one_connection if sqlite else {}))
+    if sqlite:
 
         @event.listens_for(engine, "connect")
         def _autocommit_off(dbapi_connection: Any, _record: Any) -> None:
@@ -82,8 +87,6 @@ def queue_engine(url: str | None = None) -> Engine:
         def _begin_immediate(connection: Any) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    else:
-        engine = make_engine(url)
     return engine
 
 

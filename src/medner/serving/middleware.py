@@ -4,8 +4,8 @@ The log line carries the request id, key id, route, status, latency and entity c
 the note text.
 
 It is plain ASGI, not Starlette's ``BaseHTTPMiddleware``: that one runs every request's app in
-a task of its own and streams the response through a memory channel, which cost the review
-queue's routes more than their database work (bench/review_load.py, docs/benchmarks.md).
+a task of its own and streams the response through a memory channel, about a sixth of the
+server's CPU under the review queue's load (docs/benchmarks.md, "review").
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ import time
 import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medner.serving.deps import Services, error
 
 logger = logging.getLogger("medner.api")
 REQUEST_ID = re.compile(r"[\x21-\x7e]{1,64}")  # what the predictions table's column holds
-# responses carry clinical entities: never cached, never content-sniffed
+# responses carry clinical entities: never cached (unless a route says otherwise), never
+# content-sniffed
 CACHE_CONTROL = (b"cache-control", b"no-store")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+REPLACED = {b"x-request-id", NOSNIFF[0]}
 
 
 class Observe:
@@ -41,7 +44,7 @@ class Observe:
             return
         services: Services = scope["app"].state.services
         metrics = services.metrics
-        given = _header(scope, b"x-request-id")
+        given = Headers(scope=scope).get("x-request-id")
         if given is not None and not REQUEST_ID.fullmatch(given):
             metrics.requests.labels(route="unmatched", status="400").inc()
             refusal = error(400, "X-Request-ID must be 1 to 64 visible ASCII characters")
@@ -57,14 +60,11 @@ class Observe:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [
-                    (k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() not in REPLACED
                 ]
-                names = {k.lower() for k, _ in headers}
-                headers.append((b"x-request-id", request_id.encode("ascii")))
-                if CACHE_CONTROL[0] not in names:
+                headers += [(b"x-request-id", request_id.encode("ascii")), NOSNIFF]
+                if all(k.lower() != CACHE_CONTROL[0] for k, _ in headers):
                     headers.append(CACHE_CONTROL)
-                if NOSNIFF[0] not in names:
-                    headers.append(NOSNIFF)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -91,10 +91,3 @@ class Observe:
             if state.get("entity_counts") is not None:
                 record["entities"] = state["entity_counts"]
             logger.info(record)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
