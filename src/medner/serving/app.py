@@ -9,6 +9,7 @@ mounts its own router by passing it in ``routers``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from medner.serving.engine import ModelHolder, resolve
 from medner.serving.metrics import ApiMetrics
 from medner.serving.middleware import Observe
 from medner.serving.ratelimit import RateLimiter
-from medner.serving.routes import admin, docs, extract, health, model, review
+from medner.serving.routes import admin, docs, extract, health, kpis, model, review
 from medner.serving.settings import ServeSettings
 from medner.store.predictions import PredictionLog
 
@@ -38,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     docs.router,
     review.router,
+    kpis.router,
 )
 
 
@@ -72,6 +74,32 @@ async def _poll_champion(services: Services) -> None:
             logger.error({"event": "reload_failed", "error": type(exc).__name__})
 
 
+async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
+    """Recompute the live KPI gauges from the review record, now and then every
+    ``kpi_refresh_seconds``, over the last ``kpi_window_days``, until ``stop`` is set. It is
+    stopped, not cancelled: a cancelled task would leave its thread holding a connection of
+    an engine the shutdown then disposes."""
+    from datetime import UTC, datetime, timedelta
+
+    from medner.review.kpis import backlog, live_kpis
+
+    settings = services.settings
+
+    def compute() -> None:
+        engine = services.review_engine()
+        since = datetime.now(UTC) - timedelta(days=settings.kpi_window_days)
+        summary = live_kpis(engine, since, None, None, settings.manual_seconds_per_note, 0)
+        services.metrics.set_kpis(summary.overall, backlog(engine))
+
+    while not stop.is_set():
+        try:
+            await anyio.to_thread.run_sync(compute)
+        except Exception as exc:  # the gauges keep their last values
+            logger.error({"event": "kpi_refresh_failed", "error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.kpi_refresh_seconds)
+
+
 def create_app(
     settings: ServeSettings,
     keys: KeyStore,
@@ -102,15 +130,21 @@ def create_app(
         services.metrics.set_model(loaded.name, loaded.version)
         if prediction_log is not None:
             await anyio.to_thread.run_sync(prediction_log.start)
-        poller = None
+        poller = refresher = None
+        stop = asyncio.Event()
         if settings.poll_champion_seconds > 0 and is_registry_ref(settings.model):
             poller = asyncio.create_task(_poll_champion(services))
+        if settings.kpi_refresh_seconds > 0:
+            refresher = asyncio.create_task(_refresh_kpis(services, stop))
         logger.info({"event": "ready", "model": loaded.name, "version": loaded.version})
         try:
             yield
         finally:
             if poller is not None:
                 poller.cancel()
+            if refresher is not None:
+                stop.set()
+                await refresher
             if prediction_log is not None:
                 await anyio.to_thread.run_sync(prediction_log.close)
             await anyio.to_thread.run_sync(services.holder.close)

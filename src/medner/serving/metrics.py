@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -75,6 +77,47 @@ class ApiMetrics:
             "flushing (durability 'memory'), counted at this start",
             registry=r,
         )
+
+        # the live KPIs, from the review record (medner.review.kpis), refreshed in the background
+        self.live_f1 = Gauge(
+            "medner_live_f1",
+            "Strict F1 of the model's entities against validated ones, audit share, by label "
+            "('micro': all labels)",
+            ["label"],
+            registry=r,
+        )
+        self.fix_rate = Gauge(
+            "medner_review_fix_rate",
+            "Share of predicted entities validators relabelled, resized or rejected",
+            registry=r,
+        )
+        self.miss_rate = Gauge(
+            "medner_review_miss_rate",
+            "Share of validated entities the model did not predict",
+            registry=r,
+        )
+        self.review_seconds = Gauge(
+            "medner_review_seconds_per_note", "Median active validator seconds per note", registry=r
+        )
+        self.review_backlog = Gauge(
+            "medner_review_backlog", "Notes in the review queue waiting for a review", registry=r
+        )
+        for gauge in (self.fix_rate, self.miss_rate, self.review_seconds, self.review_backlog):
+            gauge.set(float("nan"))  # until the first refresh
+
+    def set_kpis(self, kpis: Any, backlog: int) -> None:
+        """Set the KPI gauges from a ``medner.review.kpis.Kpis``; a KPI with no reviews behind
+        it is NaN (never a 0 that reads as perfect, and no alert compares true on it)."""
+        self.live_f1.clear()
+        for label, f1 in kpis.f1.items():
+            self.live_f1.labels(label=label).set(f1)
+        for gauge, value in (
+            (self.fix_rate, kpis.fix_rate),
+            (self.miss_rate, kpis.miss_rate),
+            (self.review_seconds, kpis.seconds_per_note),
+        ):
+            gauge.set(float("nan") if value is None else value)
+        self.review_backlog.set(backlog)
 
     def set_model(self, name: str, version: str) -> None:
         self.model_info.clear()

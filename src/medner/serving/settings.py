@@ -85,3 +85,18 @@ class ServeSettings(BaseSettings):
     poll_champion_seconds: float = Field(
         0.0, ge=0, description="With a models:/NAME@ALIAS model: check the alias this often."
     )
+    kpi_refresh_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Recompute the live KPI gauges (medner_live_f1, medner_review_*) from the "
+        "review record this often (0: never).",
+    )
+    kpi_window_days: float = Field(
+        7.0, gt=0, description="The live KPI gauges cover the reviews of this many last days."
+    )
+    manual_seconds_per_note: float = Field(
+        180.0,
+        gt=0,
+        description="Seconds per note of manual data entry: the baseline of hours saved "
+        "(measure it once on a sample; docs/kpis.md).",
+    )
