@@ -73,3 +73,50 @@ def test_a_reload_against_a_tracking_server_that_never_answers_fails_fast(
             assert "cannot load the model" in r.json()["detail"]
             assert took < 15, f"the reload took {took:.0f} s"
             assert api.post("/v1/extract", json={"text": "Asthma ."}, headers=EXTRACT).is_success
+
+
+def test_a_promotion_under_load_loses_no_request(tmp_path: Path, tiny_docs: list) -> None:
+    """Issue 20: the gate moves champion while four clients keep extracting; the API swaps to
+    the new version and every request is answered 200."""
+    import threading
+
+    from medner.data.writers import write_jsonl
+    from medner.tracking.registry import promote
+
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    train_tiny(tiny_docs).save(first_dir)
+    train_tiny(tiny_docs).save(second_dir)  # the same scores: the gate lets it through
+    test_set = tmp_path / "test.jsonl"
+    write_jsonl(tiny_docs, test_set)
+    first, second = _registered(first_dir), _registered(second_dir)
+    registry_client().set_registered_model_alias(NAME, CHAMPION, first)
+    settings = make_settings(
+        first_dir, tmp_path, model=f"models:/{NAME}@{CHAMPION}", poll_champion_seconds=0.2
+    )
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+    with TestClient(build_app(settings)) as api:
+
+        def client() -> None:
+            while not stop.is_set():
+                r = api.post("/v1/extract", json={"text": "Asthma ."}, headers=EXTRACT)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    versions.add(r.json()["model"]["version"])
+
+        workers = [threading.Thread(target=client) for _ in range(4)]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        decision = promote(second, [test_set], NAME)
+        assert decision.promoted, decision.reason
+        deadline = time.monotonic() + 20
+        while second not in versions and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        stop.set()
+        for w in workers:
+            w.join()
+    assert second in versions and first in versions
+    assert len(statuses) > 20 and set(statuses) == {200}

@@ -182,7 +182,8 @@ def _print_decision(decision: Any) -> None:
     champion = f"v{decision.champion_version}" if decision.champion_version else "none"
     table = Table(
         title=f"promotion gate: models:/{decision.name}/{decision.version} against {champion}",
-        caption="strict F1; micro may not drop, a label by at most the allowed drop",
+        caption="strict F1; micro may not drop, a label by at most the allowed change; on the "
+        "live hold-out the candidate must gain more than its interval's half width",
     )
     for col in ("test set", "label", "champion", "candidate", "change", "allowed", ""):
         table.add_column(col, justify="left" if col in {"test set", "label"} else "right")
@@ -193,7 +194,7 @@ def _print_decision(decision: Any) -> None:
             "-" if r.champion is None else f"{r.champion:.4f}",
             f"{r.candidate:.4f}",
             "-" if r.delta is None else f"{r.delta:+.4f}",
-            f"-{r.allowed_drop:.3f}",
+            f"{-r.allowed_drop:+.3f}",
             "ok" if r.ok else "[red]FAIL[/]",
         )
     err.print(table)

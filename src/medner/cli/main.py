@@ -646,6 +646,7 @@ def demo_cli(
 # API's (serve, keys)
 # register themselves on `app`
 import medner.cli.experiment  # noqa: E402
+import medner.cli.learning  # noqa: E402
 import medner.cli.lifecycle  # noqa: E402
 import medner.cli.review  # noqa: E402
 import medner.cli.serve  # noqa: E402, F401

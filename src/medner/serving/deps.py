@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
 
+from medner.learning.jobs import RetrainJobs
 from medner.serving.auth import ApiKey, KeyStore
 from medner.serving.engine import ModelHolder
 from medner.serving.metrics import ApiMetrics
@@ -49,6 +50,7 @@ class Services:
     prediction_log: PredictionLog | None = None
     _review: Engine | None = None
     _review_lock: threading.Lock = field(default_factory=threading.Lock)
+    _retrain: RetrainJobs | None = None
 
     def review_engine(self) -> Engine:
         """The review queue's engine (migrated on first use), for the review routes; the
@@ -59,6 +61,17 @@ class Services:
 
                 self._review = queue_engine(self.settings.database_url)
         return self._review
+
+    def retrain_jobs(self) -> RetrainJobs:
+        """The retraining runs this app starts (``POST /v1/admin/retrain``)."""
+        with self._review_lock:
+            if self._retrain is None:
+                self._retrain = RetrainJobs(
+                    self.settings.retrain_params,
+                    self.settings.retrain_dir,
+                    self.settings.database_url,
+                )
+        return self._retrain
 
     def close(self) -> None:
         if self._review is not None:

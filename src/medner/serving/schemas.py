@@ -109,6 +109,15 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
 
 
+class RetrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_new: int | None = Field(
+        None, ge=0, description="New validated notes needed (default: the retrain config's)."
+    )
+    dry_run: bool = Field(False, description="Say what would be done; change nothing.")
+
+
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

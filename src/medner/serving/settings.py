@@ -85,6 +85,13 @@ class ServeSettings(BaseSettings):
     poll_champion_seconds: float = Field(
         0.0, ge=0, description="With a models:/NAME@ALIAS model: check the alias this often."
     )
+    retrain_params: Path = Field(
+        Path("params.yaml"),
+        description="The YAML whose 'retrain' section configures POST /v1/admin/retrain.",
+    )
+    retrain_dir: Path = Field(
+        Path("runs/retrain"), description="Where the API's retraining runs write their outcome."
+    )
     kpi_refresh_seconds: float = Field(
         300.0,
         ge=0,

@@ -3,8 +3,9 @@
 A registered model (``medner`` by default) has versions; the alias ``champion`` marks the one
 in production and ``challenger`` the latest candidate. ``promote`` moves ``champion`` only
 through the gate: on the same fixed test set(s), the candidate's strict micro-F1 must not drop
-below the champion's, and no label's F1 may drop by more than ``tolerance``. ``force`` with a
-reason overrides, and the reason is recorded on the version.
+below the champion's, and no label's F1 may drop by more than ``tolerance``; given reviewed
+notes of the platform's own (``live``), the candidate must also gain there beyond the noise.
+``force`` with a reason overrides, and the reason is recorded on the version.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from typing import Any
 
 from medner.errors import MednerError, ModelLoadError
 from medner.evaluation.evaluate import evaluate_model
+from medner.evaluation.metrics import bootstrap_f1
 from medner.models.base import NerModel, load_model
 from medner.models.refs import is_registry_ref
 from medner.tracking.runs import MODEL_ARTIFACT, RunInfo, quiet_mlflow
 from medner.tracking.store import configure, model_cache_dir
+from medner.types import Document
 
 DEFAULT_NAME = "medner"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 DEFAULT_TOLERANCE = 0.01
 MICRO = "micro"
+LIVE = "micro (live gain)"
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 
 
@@ -180,6 +184,45 @@ def compare_scores(
     return rows
 
 
+def _why(row: GateRow) -> str:
+    if row.label == LIVE and row.delta is None:
+        return f"no live gain can be shown ({row.dataset})"
+    if row.label == LIVE:
+        return (
+            f"live F1 {row.delta or 0:+.4f} on {row.dataset}, not beyond the hold-out's noise "
+            f"(needs > {-row.allowed_drop:+.4f})"
+        )
+    return f"{row.label} {row.delta or 0:+.4f}"
+
+
+def live_gain_row(
+    dataset: str,
+    candidate: NerModel,
+    champion: NerModel,
+    docs: Sequence[Document],
+    bootstrap: int = 1000,
+) -> GateRow:
+    """The live-domain row of the gate: the candidate's micro F1 on ``docs`` must exceed the
+    champion's by more than the half width of its own 95 % bootstrap interval (so a gain
+    within the noise of a small hold-out does not promote). ``allowed_drop`` holds minus
+    the gain required."""
+    gold = [d.entities for d in docs]
+    cand = evaluate_model(candidate, docs)
+    champ = evaluate_model(champion, docs)
+    lo, hi = bootstrap_f1(gold, cand.predictions, bootstrap).get("micro", (0.0, 1.0))
+    half = (hi - lo) / 2
+    delta = cand.scores.micro.f1 - champ.scores.micro.f1
+    return GateRow(
+        dataset,
+        LIVE,
+        round(champ.scores.micro.f1, 6),
+        round(cand.scores.micro.f1, 6),
+        round(delta, 6),
+        -round(half, 6),
+        delta > half,
+    )
+
+
 def promote(
     version: str,
     test_sets: Sequence[Path],
@@ -187,10 +230,19 @@ def promote(
     tolerance: float = DEFAULT_TOLERANCE,
     force: bool = False,
     reason: str | None = None,
+    live: Path | None = None,
+    bootstrap: int = 1000,
+    min_live: int | None = None,
 ) -> GateDecision:
     """Score the candidate and the champion on ``test_sets`` and move ``champion`` to the
     candidate if it passes the gate (or ``force`` with a ``reason``). The decision is recorded
-    as tags on the candidate version either way."""
+    as tags on the candidate version either way.
+
+    With ``live`` (reviewed notes of the platform's own, never trained on: the newest audit
+    notes), the gate also asks the candidate to beat the champion's micro F1 there by more
+    than the half width of the candidate's 95 % bootstrap interval (``live_gain_row``). With
+    ``min_live``, that row is required whenever there is a champion: fewer held-out notes than
+    ``min_live`` (or none) fail it, since no gain can be shown."""
     from mlflow.exceptions import MlflowException
 
     from medner.data.documents import load_documents
@@ -217,9 +269,16 @@ def promote(
         cand_scores = evaluate_model(candidate, docs).to_dict()
         champ_scores = evaluate_model(incumbent, docs).to_dict() if incumbent else None
         rows += compare_scores(str(path), cand_scores, champ_scores, tolerance)
+    if incumbent is not None and (live is not None or min_live is not None):
+        docs = load_documents([live]) if live is not None else []
+        if min_live is not None and len(docs) < max(min_live, 1):
+            shown = f"{len(docs)} live hold-out notes, {max(min_live, 1)} needed"
+            rows.append(GateRow(shown, LIVE, None, 0.0, None, 0.0, False))
+        else:
+            rows.append(live_gain_row(str(live), candidate, incumbent, docs, bootstrap))
 
     passed = all(r.ok for r in rows)
-    failing = ", ".join(f"{r.label} {r.delta or 0:+.4f}" for r in rows if not r.ok)
+    failing = ", ".join(_why(r) for r in rows if not r.ok)
     if champion_version is None:
         why = "first version: no champion to compare with"
     elif passed:

@@ -1,15 +1,20 @@
-"""``POST /v1/admin/reload``: load the model again, or another one, and swap it in (scope
-``admin``). Requests in flight finish on the model they started with."""
+"""Administration (scope ``admin``): ``POST /v1/admin/reload`` loads the model again, or
+another one, and swaps it in (requests in flight finish on the model they started with);
+``POST /v1/admin/retrain`` starts a retraining run from the validated notes (one at a time, a
+process of its own: medner.learning.jobs; 409 while one is going) and
+``GET /v1/admin/retrain`` reads its status and outcome."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from medner.errors import MednerError
+from medner.learning.jobs import AlreadyRunning
 from medner.serving.deps import GuardedRoute, ServicesDep, error, require_scope
-from medner.serving.schemas import ERRORS, ModelRef, ReloadRequest
+from medner.serving.schemas import ERRORS, ModelRef, ReloadRequest, RetrainRequest
 
 router = APIRouter(route_class=GuardedRoute, dependencies=[require_scope("admin")])
 
@@ -30,3 +35,27 @@ async def reload(services: ServicesDep, body: ReloadRequest | None = None) -> An
     metrics.set_model(loaded.name, loaded.version)
     metrics.reloads.labels(outcome="ok").inc()
     return ModelRef(name=loaded.name, version=loaded.version)
+
+
+@router.post(
+    "/v1/admin/retrain",
+    status_code=202,
+    responses={**ERRORS, 409: {"description": "a retraining run is already going"}},
+    summary="Start a retraining run from the validated notes (one at a time)",
+)
+async def start_retrain(services: ServicesDep, body: RetrainRequest | None = None) -> Any:
+    request = body or RetrainRequest()
+    try:
+        status = services.retrain_jobs().start(request.min_new, request.dry_run)
+    except AlreadyRunning as exc:
+        return error(409, str(exc))
+    return JSONResponse(status, status_code=202)
+
+
+@router.get(
+    "/v1/admin/retrain",
+    responses=ERRORS,
+    summary="The status of the last retraining run the API started, and its outcome",
+)
+async def retrain_status(services: ServicesDep) -> Any:
+    return services.retrain_jobs().status()
