@@ -591,6 +591,67 @@ def set_decoding_cli(
     err.print(f"wrote {output}")
 
 
+@app.command("calibrate")
+def calibrate_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Trained model directory.")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Gold or reviewed notes to fit on: training-time dev data, or the reviewed "
+            "dataset (data/reviewed/notes.jsonl). Repeat for several.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Calibrated model directory.")],
+    eval_: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--eval",
+            help="Notes to measure the calibration error on (say, the audit share: `medner "
+            "review export --audit-only`); default: the --data notes.",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write ECE and reliability bins (JSON).")
+    ] = None,
+) -> None:
+    """Calibrate entity confidence per label (isotonic regression of rightness on
+    confidence); print the expected calibration error before and after; write a copy of the
+    model that reports calibrated confidence."""
+    import shutil
+
+    from rich.table import Table
+
+    from medner.data.documents import load_documents
+    from medner.evaluation.calibration import measure, model_observations
+    from medner.models.base import load_model
+
+    try:
+        loaded = load_model(model)
+        fit_obs = model_observations(loaded, load_documents(data))
+        eval_obs = model_observations(loaded, load_documents(eval_)) if eval_ else fit_obs
+        result = measure(fit_obs, eval_obs)
+    except MednerError as exc:
+        fail(exc)
+    if not result.calibration.knots:
+        fail(MednerError("too few predicted entities to fit a calibration (20 per label)"))
+    table = Table(title=f"expected calibration error on {result.measured_on:,} entities")
+    for col in ("label", "before", "after"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, (before, after) in result.per_label.items():
+        table.add_row(label, f"{before:.4f}", f"{after:.4f}")
+    table.add_row("all", f"{result.ece_before:.4f}", f"{result.ece_after:.4f}")
+    err.print(table)
+    if output.resolve() != model.resolve():
+        shutil.copytree(model, output, dirs_exist_ok=True)
+    loaded.metadata = {**loaded.metadata, "calibration": result.calibration.to_dict()}
+    loaded.save(output)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    err.print(f"wrote {output} (calibrated on {result.fitted_on:,} entities)")
+
+
 @app.command("demo")
 def demo_cli(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = str(DEFAULT_MODEL),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -56,6 +56,17 @@ def import_cli(
     double_share: Annotated[
         float, typer.Option("--double-share", help="Share reviewed by two validators.")
     ] = 0.05,
+    auto_accept_precision: Annotated[
+        float | None,
+        typer.Option(
+            "--auto-accept-precision",
+            envvar="MEDNER_AUTO_ACCEPT_PRECISION",
+            min=0.5,
+            max=1.0,
+            help="Skip review for notes whose entities all reach the confidence at which the "
+            "audit share showed this precision (docs/review.md, 'Routing').",
+        ),
+    ] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
 ) -> None:
     """Extract each note with the model and queue it for review, text and predictions."""
@@ -68,8 +79,25 @@ def import_cli(
         if limit is not None:
             notes = itertools.islice(notes, limit)
         with _queue(database_url) as engine:
+            threshold = None
+            if auto_accept_precision is not None:
+                from medner.review.routing import current_threshold
+
+                threshold = current_threshold(engine, auto_accept_precision)
+                err.print(
+                    f"auto-accept threshold for precision {auto_accept_precision:g}: "
+                    + (f"{threshold:.4f}" if threshold is not None else "none yet (too few "
+                       "audit reviews): every note is reviewed"),
+                    highlight=False,
+                )  # fmt: skip
             summary = import_notes(
-                engine, loaded, resolve_model(model), notes, audit_share, double_share
+                engine,
+                loaded,
+                resolve_model(model),
+                notes,
+                audit_share,
+                double_share,
+                threshold=threshold,
             )
     except MednerError as exc:
         fail(exc)
@@ -77,7 +105,7 @@ def import_cli(
         err.print(f"[yellow]skipped[/] {reason}", highlight=False)
     err.print(
         f"queued {summary.imported} notes ({summary.audit} audit, {summary.double} for two "
-        f"validators); {len(summary.skipped)} skipped"
+        f"validators, {summary.auto_accepted} auto-accepted); {len(summary.skipped)} skipped"
     )
 
 
@@ -233,6 +261,7 @@ def kpis_cli(
             "period": f"{summary.since or 'start'} to {summary.until or 'now'}",
             "backlog": f"{summary.backlog:,} notes waiting",
             "manual baseline": f"{summary.manual_seconds:g} s per note",
+            "skipped review": _routing_line(summary),
         }
         try:
             page = render_html(summary.overall, summary.weeks, summary.groups, by, meta)
@@ -248,6 +277,19 @@ def kpis_cli(
     for row in [summary.overall, *summary.groups]:
         table.add_row(row.group, *(cell(row, name) for name, _ in COLUMNS))
     out.print(table)
+    out.print(f"skipped review: {_routing_line(summary)}", highlight=False)
+
+
+def _routing_line(summary: Any) -> str:
+    r = summary.routing
+    if r is None or r.notes == 0:
+        return "no note queued in this period"
+    precision = (
+        f"precision {r.precision:.3f} on {r.audit_entities:,} audit entities that would have"
+        if r.precision is not None
+        else "no audit note that would have skipped yet"
+    )
+    return f"{r.skipped:,} of {r.notes:,} notes ({r.skipped / r.notes:.1%}); {precision}"
 
 
 reviewers_app = typer.Typer(

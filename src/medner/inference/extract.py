@@ -18,6 +18,7 @@ from typing import Any
 
 from medner.inference.notes import Note
 from medner.models.base import NerModel
+from medner.models.calibration import calibration_of
 from medner.text.sections import find_headings, section_of
 
 logger = logging.getLogger(__name__)
@@ -46,14 +47,18 @@ def entity_records(
     "confidence"}``, in order); with ``sentences``, each also names its sentence (0-based);
     with ``sections``, the heading of the section it is in (``"dx"``, ``"rx"``,
     ``"allergies"``; ``None`` before the first heading). Spans over ``MAX_ENTITY_CHARS``
-    characters are left out."""
+    characters are left out. A calibrated model's confidences are calibrated here
+    (medner.models.calibration)."""
     headings = find_headings(text) if sections else []
+    calibration = calibration_of(model.metadata)
     records = []
     for number, sentence in enumerate(model.predict_by_sentence(text)):
         for entity in sentence:
             if entity.end - entity.start > MAX_ENTITY_CHARS:
                 continue
             record = entity.to_dict()
+            if calibration is not None:
+                record["confidence"] = round(calibration.apply(entity.label, entity.confidence), 6)
             if sentences:
                 record["sentence"] = number
             if sections:

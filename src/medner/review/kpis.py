@@ -56,6 +56,7 @@ class ReviewedNote:
     seconds: float
     predicted: tuple[Entity, ...]
     validated: tuple[Entity, ...]
+    auto_accept: bool = False  # would have skipped review (reviewed because it is audit)
 
 
 def _entity(raw: dict[str, Any]) -> Entity:
@@ -124,6 +125,7 @@ def load_reviews(
             Review.seconds_active,
             ReviewTask.predictions,
             Review.entities,
+            ReviewTask.auto_accept,
         )
         .join(ReviewTask, ReviewTask.id == Review.task_id)
         .order_by(Review.task_id, Review.id)
@@ -145,12 +147,61 @@ def load_reviews(
                 float(row.seconds_active),
                 tuple(_entity(e) for e in row.predictions),
                 tuple(_entity(e) for e in row.entities),
+                bool(row.auto_accept),
             )
             if note.task_id in first:
                 pairs.append((first[note.task_id], note))
             else:
                 first[note.task_id] = note
     return list(first.values()), pairs
+
+
+@dataclass(slots=True)
+class Routing:
+    """Notes queued in the period, how many skipped review (auto-accepted), and the precision
+    auto-accepted entities actually had, measured on the audit notes that would have skipped."""
+
+    notes: int
+    skipped: int
+    audit_entities: int
+    precision: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notes": self.notes,
+            "skipped_review": self.skipped,
+            "skipped_share": round(self.skipped / self.notes, 6) if self.notes else None,
+            "auto_accepted_audit_entities": self.audit_entities,
+            "auto_accepted_precision": None if self.precision is None else round(self.precision, 6),
+        }
+
+
+def routing(
+    engine: Engine,
+    notes: Sequence[ReviewedNote],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Routing:
+    """The routing KPIs of the notes queued in ``[since, until)``."""
+    query = select(func.count(ReviewTask.id), ReviewTask.auto_accept, ReviewTask.audit).group_by(
+        ReviewTask.auto_accept, ReviewTask.audit
+    )
+    if since is not None:
+        query = query.where(ReviewTask.created_at >= since)
+    if until is not None:
+        query = query.where(ReviewTask.created_at < until)
+    total = skipped = 0
+    with Session(engine) as session:
+        for count, auto, audit in session.execute(query):
+            total += count
+            skipped += count if auto and not audit else 0
+    right = seen = 0
+    for n in notes:
+        if n.audit and n.auto_accept:
+            keys = {e.key for e in n.validated}
+            seen += len(n.predicted)
+            right += sum(e.key in keys for e in n.predicted)
+    return Routing(total, skipped, seen, right / seen if seen else None)
 
 
 def backlog(engine: Engine) -> int:
@@ -312,6 +363,7 @@ class KpiSummary:
     overall: Kpis
     weeks: list[Kpis]
     groups: list[Kpis]
+    routing: Routing | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -323,6 +375,7 @@ class KpiSummary:
             "overall": self.overall.to_dict(),
             "weeks": [w.to_dict() for w in self.weeks],
             "groups": [g.to_dict() for g in self.groups],
+            "routing": self.routing.to_dict() if self.routing else None,
         }
 
 
@@ -338,4 +391,14 @@ def live_kpis(
     notes, pairs = load_reviews(engine, since, until)
     rows = kpi_report(notes, pairs, by, manual_seconds, bootstrap)
     weeks = rows[1:] if by == "week" else kpi_report(notes, pairs, "week", manual_seconds, 0)[1:]
-    return KpiSummary(since, until, by, manual_seconds, backlog(engine), rows[0], weeks, rows[1:])
+    return KpiSummary(
+        since,
+        until,
+        by,
+        manual_seconds,
+        backlog(engine),
+        rows[0],
+        weeks,
+        rows[1:],
+        routing(engine, notes, since, until),
+    )

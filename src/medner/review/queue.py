@@ -101,6 +101,7 @@ class ImportSummary:
     imported: int = 0
     audit: int = 0
     double: int = 0
+    auto_accepted: int = 0  # skipped review: every entity at or above the threshold
     skipped: list[str] = field(default_factory=list)  # reasons, naming file and row; no text
 
 
@@ -112,11 +113,13 @@ def _task_row(
     audit_share: float,
     double_share: float,
     now: datetime,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     assert note.text is not None
     sha = hashlib.sha256(note.text.encode()).hexdigest()
     key = f"{note.id}:{sha}"
     audit = _unit(key, "audit") < audit_share
+    auto = threshold is not None and all(float(r["confidence"]) >= threshold for r in records)
     if audit or not records:
         priority = _unit(key, "order")  # a random place in the queue
     else:
@@ -133,7 +136,8 @@ def _task_row(
         "audit": audit,
         "reviews_needed": 2 if _unit(key, "double") < double_share else 1,
         "purged_at": None,
-        "closed_at": None,
+        "auto_accept": auto,
+        "closed_at": now if auto and not audit else None,  # auto-accepted: never handed out
     }
 
 
@@ -146,9 +150,12 @@ def import_notes(
     double_share: float = 0.05,
     source: str = "import",
     batch: int = 500,
+    threshold: float | None = None,
 ) -> ImportSummary:
     """Extract each note with ``model`` and queue it; notes without usable text are skipped
-    with their reason."""
+    with their reason. With an auto-accept ``threshold`` (medner.review.routing), a note
+    whose entities all reach it is recorded as auto-accepted and not handed out, unless it
+    is an audit note."""
     if not 0 <= audit_share <= 1 or not 0 <= double_share <= 1:
         raise MednerError("audit and double-review shares must be between 0 and 1")
     version = model_version(model_dir)
@@ -167,12 +174,13 @@ def import_notes(
             continue
         records = entity_records(model, note.text)
         row = _task_row(
-            note, records, version, source, audit_share, double_share, datetime.now(UTC)
+            note, records, version, source, audit_share, double_share, datetime.now(UTC), threshold
         )
         rows.append(row)
         summary.imported += 1
         summary.audit += row["audit"]
         summary.double += row["reviews_needed"] == 2
+        summary.auto_accepted += row["closed_at"] is not None
         if len(rows) >= batch:
             flush()
     flush()
@@ -186,12 +194,16 @@ def enqueue(
     source: str = "api",
     audit_share: float = 0.10,
     double_share: float = 0.05,
+    threshold: float | None = None,
 ) -> int:
     """Queue notes that were already extracted: ``(note id, text, entity records)`` each (the
-    API's sample of live notes). Returns how many."""
+    API's sample of live notes), routed by ``threshold`` as ``import_notes`` does. Returns
+    how many."""
     now = datetime.now(UTC)
     rows = [
-        _task_row(Note(note_id, text), records, version, source, audit_share, double_share, now)
+        _task_row(
+            Note(note_id, text), records, version, source, audit_share, double_share, now, threshold
+        )
         for note_id, text, records in notes
     ]
     if rows:

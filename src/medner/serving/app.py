@@ -75,13 +75,15 @@ async def _poll_champion(services: Services) -> None:
 
 
 async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
-    """Recompute the live KPI gauges from the review record, now and then every
-    ``kpi_refresh_seconds``, over the last ``kpi_window_days``, until ``stop`` is set. It is
+    """Recompute the live KPI gauges (and the auto-accept threshold, when routing is on) from
+    the review record, now and then every ``kpi_refresh_seconds``, over the last
+    ``kpi_window_days``, until ``stop`` is set. It is
     stopped, not cancelled: a cancelled task would leave its thread holding a connection of
     an engine the shutdown then disposes."""
     from datetime import UTC, datetime, timedelta
 
     from medner.review.kpis import backlog, live_kpis
+    from medner.review.routing import current_threshold
 
     settings = services.settings
 
@@ -90,6 +92,10 @@ async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
         since = datetime.now(UTC) - timedelta(days=settings.kpi_window_days)
         summary = live_kpis(engine, since, None, None, settings.manual_seconds_per_note, 0)
         services.metrics.set_kpis(summary.overall, backlog(engine))
+        if settings.auto_accept_precision is not None:
+            services.review_threshold = current_threshold(
+                engine, settings.auto_accept_precision, since
+            )
 
     while not stop.is_set():
         try:

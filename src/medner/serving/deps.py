@@ -51,6 +51,7 @@ class Services:
     _review: Engine | None = None
     _review_lock: threading.Lock = field(default_factory=threading.Lock)
     _retrain: RetrainJobs | None = None
+    review_threshold: float | None = None  # the auto-accept threshold (medner.review.routing)
 
     def review_engine(self) -> Engine:
         """The review queue's engine (migrated on first use), for the review routes; the

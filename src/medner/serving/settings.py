@@ -92,6 +92,14 @@ class ServeSettings(BaseSettings):
     retrain_dir: Path = Field(
         Path("runs/retrain"), description="Where the API's retraining runs write their outcome."
     )
+    auto_accept_precision: float | None = Field(
+        None,
+        ge=0.5,
+        le=1,
+        description="Route by confidence: a sampled note whose entities all reach the "
+        "confidence at which the audit share showed this precision skips review (unless it is "
+        "an audit note); the threshold is recomputed with the KPIs. Unset: every note reviewed.",
+    )
     kpi_refresh_seconds: float = Field(
         300.0,
         ge=0,

@@ -65,6 +65,9 @@ class ReviewTask(Base):
     priority: Mapped[float] = mapped_column(Float, index=True)  # lower is served first
     audit: Mapped[bool] = mapped_column(Boolean)  # a random sample, for unbiased accuracy
     reviews_needed: Mapped[int] = mapped_column(Integer)  # 2 for the double-review share
+    # every entity at or above the auto-accept threshold when queued: the note skips review
+    # (it is closed at once) unless it is an audit note, which measures what skipping costs
+    auto_accept: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql("false"))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # set once the task has all its reviews (or its text is purged): the queue's open part is
     # a partial index, so drawing a task never scans the notes already done

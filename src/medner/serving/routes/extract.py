@@ -115,7 +115,13 @@ def _sample_for_review(
 
 def _enqueue(services: Services, chosen: list[Any], version: str) -> None:
     try:
-        enqueue(services.review_engine(), chosen, version, source="api")
+        enqueue(
+            services.review_engine(),
+            chosen,
+            version,
+            source="api",
+            threshold=services.review_threshold,
+        )
     except Exception as exc:  # a sample that cannot be queued is logged, never an error
         logger.error({"event": "review_sample_failed", "error": type(exc).__name__})
 
