@@ -31,6 +31,7 @@ def test_kubernetes_manifests() -> None:
         "Deployment",
         "Service",
         "HorizontalPodAutoscaler",
+        "CronJob",
     }
     pod = docs["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -48,3 +49,22 @@ def test_kubernetes_manifests() -> None:
 
     known = {f"MEDNER_{name.upper()}" for name in ServeSettings.model_fields}
     assert set(docs["ConfigMap"]["data"]) <= known | {"MEDNER_MODEL_CACHE"}
+
+
+def test_the_retraining_job_runs_medner_retrain_one_at_a_time() -> None:
+    """Issue 20: a nightly CronJob on the training image, never two runs at once."""
+    job = yaml.safe_load((DEPLOY / "k8s/retrain-cronjob.yaml").read_text())
+    assert job["kind"] == "CronJob" and job["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(job["spec"]["schedule"].split()) == 5
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"][:2] == ["medner", "retrain"]
+    assert "medner-train" in container["image"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    names = {e["name"] for e in container["env"]}
+    assert {"MEDNER_DATABASE_URL", "MLFLOW_TRACKING_URI"} <= names
+    text = (DEPLOY / "Dockerfile.train").read_text()
+    assert re.search(r"^ARG BASE=", text, re.M) and re.search(r"^FROM \$\{BASE\}", text, re.M)
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and not users[-1].startswith(("root", "0"))
+    assert '"medner", "retrain"' in text

@@ -50,6 +50,8 @@ def _main(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False, show_time=False)],
     )
+    if not verbose:  # the store's migrations say what they do only when asked
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def progress_bar(transient: bool = False) -> Progress:

@@ -121,6 +121,7 @@ class CalibrationReport:
     before: list[Bin]
     after: list[Bin]
     calibration: Calibration
+    observations: list[Observation]  # the measured ones, uncalibrated
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -168,4 +169,5 @@ def measure(
         reliability(eval_obs),
         reliability(after),
         calibration,
+        list(eval_obs),
     )

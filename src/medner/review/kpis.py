@@ -390,7 +390,11 @@ def live_kpis(
     """The KPIs of the reviews submitted in ``[since, until)``, read from the store."""
     notes, pairs = load_reviews(engine, since, until)
     rows = kpi_report(notes, pairs, by, manual_seconds, bootstrap)
-    weeks = rows[1:] if by == "week" else kpi_report(notes, pairs, "week", manual_seconds, 0)[1:]
+    weeks = (
+        rows[1:]
+        if by == "week"
+        else kpi_report(notes, pairs, "week", manual_seconds, bootstrap)[1:]
+    )
     return KpiSummary(
         since,
         until,
