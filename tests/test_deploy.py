@@ -68,3 +68,63 @@ def test_the_retraining_job_runs_medner_retrain_one_at_a_time() -> None:
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and not users[-1].startswith(("root", "0"))
     assert '"medner", "retrain"' in text
+
+
+def _tool(name: str) -> str:
+    import os
+    import shutil
+
+    import pytest
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is missing: .ci/with-services installs Debian's prometheus")
+        pytest.skip(f"{name} not installed (apt-get install prometheus prometheus-alertmanager)")
+    return found
+
+
+def test_the_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
+    """Issue 21: every alert has a firing and a not-firing case (rules.test.yml)."""
+    import subprocess
+
+    promtool = _tool("promtool")
+    rules = DEPLOY / "prometheus"
+    check = subprocess.run(
+        [promtool, "check", "rules", "rules.yml"], cwd=rules, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tested = subprocess.run(
+        [promtool, "test", "rules", "rules.test.yml"], cwd=rules, capture_output=True, text=True
+    )
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
+    alerts = {
+        r["alert"]
+        for g in yaml.safe_load((rules / "rules.yml").read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    cases = yaml.safe_load((rules / "rules.test.yml").read_text())["tests"]
+    firing, quiet = set(), set()
+    for case in cases:
+        for t in case.get("alert_rule_test", []):
+            (firing if t["exp_alerts"] else quiet).add(t["alertname"])
+    quiet.add("MednerDriftDetected")  # its not-firing series sits beside the firing one
+    assert alerts <= firing and alerts <= quiet, (alerts - firing, alerts - quiet)
+
+
+def test_alertmanager_config_passes_amtool_and_routes_retrain_alerts_to_the_api() -> None:
+    import subprocess
+
+    amtool = _tool("amtool")
+    path = DEPLOY / "alertmanager/alertmanager.yml"
+    check = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    config = yaml.safe_load(path.read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    retrain = receivers["medner-retrain"]["webhook_configs"][0]
+    assert retrain["url"].endswith("/v1/admin/alerts")
+    assert "credentials_file" in retrain["http_config"]["authorization"]
+    routes = {tuple(r["matchers"]): r["receiver"] for r in config["route"]["routes"]}
+    assert routes[('team="ml"', 'action="retrain"')] == "medner-retrain"
+    assert routes[('team="service"', 'severity="page"')] == "pager"

@@ -47,6 +47,17 @@ def test_isotonic_calibration_lowers_the_error_on_fresh_data() -> None:
     assert len(bins) == 10 and sum(b.count for b in bins) == 4000
 
 
+def test_platt_scaling_is_the_other_method_and_a_wrong_one_is_refused() -> None:
+    import pytest
+
+    fit, fresh = _overconfident(4000, 3), _overconfident(4000, 4)
+    platt = fit_calibration(fit, method="platt")
+    assert platt.method == "platt"
+    assert expected_calibration_error(calibrated(fresh, platt)) < expected_calibration_error(fresh)
+    with pytest.raises(ValueError, match="method must be one of"):
+        fit_calibration(fit, method="beta")
+
+
 def test_ece_is_the_weighted_gap_of_the_bins() -> None:
     obs = [Observation("D", 0.95, True)] * 3 + [Observation("D", 0.95, False)]  # 0.75 vs 0.95
     obs += [Observation("D", 0.15, False)] * 4  # 0 vs 0.15

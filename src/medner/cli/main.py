@@ -614,6 +614,9 @@ def calibrate_cli(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write ECE and reliability bins (JSON).")
     ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="isotonic (the default, chosen on dev) or platt.")
+    ] = "isotonic",
 ) -> None:
     """Calibrate entity confidence per label (isotonic regression of rightness on
     confidence); print the expected calibration error before and after; write a copy of the
@@ -630,8 +633,8 @@ def calibrate_cli(
         loaded = load_model(model)
         fit_obs = model_observations(loaded, load_documents(data))
         eval_obs = model_observations(loaded, load_documents(eval_)) if eval_ else fit_obs
-        result = measure(fit_obs, eval_obs)
-    except MednerError as exc:
+        result = measure(fit_obs, eval_obs, method=method)
+    except (MednerError, ValueError) as exc:
         fail(exc)
     if not result.calibration.knots:
         fail(MednerError("too few predicted entities to fit a calibration (20 per label)"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from medner.models.base import NerModel
 from medner.models.calibration import Calibration
@@ -46,9 +47,22 @@ def model_observations(model: NerModel, docs: Sequence[Document]) -> list[Observ
     return observations([d.entities for d in docs], [model.predict(d.text) for d in docs])
 
 
-def fit_calibration(obs: Sequence[Observation], min_per_label: int = 20) -> Calibration:
-    """An isotonic map per label with at least ``min_per_label`` observations."""
+METHODS = ("isotonic", "platt")
+
+
+def fit_calibration(
+    obs: Sequence[Observation], min_per_label: int = 20, method: str = "isotonic"
+) -> Calibration:
+    """A map per label with at least ``min_per_label`` observations: ``isotonic`` (a monotone
+    step function, scikit-learn's ``IsotonicRegression``) or ``platt`` (a logistic regression
+    on the logit of the confidence, two parameters per label: smoother, less prone to fit the
+    noise of a small sample), stored as the knots of a piecewise-linear map either way."""
     import numpy as np
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if method == "platt":
+        return _fit_platt(obs, min_per_label)
     from sklearn.isotonic import IsotonicRegression
 
     by_label: dict[str, list[Observation]] = defaultdict(list)
@@ -66,6 +80,33 @@ def fit_calibration(obs: Sequence[Observation], min_per_label: int = 20) -> Cali
         ys.append(float(iso.predict([1.0])[0]))
         knots[label] = (tuple(xs), tuple(ys))
     return Calibration(knots)
+
+
+def _fit_platt(obs: Sequence[Observation], min_per_label: int) -> Calibration:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    by_label: dict[str, list[Observation]] = defaultdict(list)
+    for o in obs:
+        by_label[o.label].append(o)
+    grid = np.linspace(0.0, 1.0, 101)
+    knots = {}
+    for label, rows in sorted(by_label.items()):
+        y = np.array([1 if o.correct else 0 for o in rows])
+        if len(rows) < min_per_label or y.min() == y.max():
+            continue
+        x = _logit(np.array([o.confidence for o in rows]))
+        fit = LogisticRegression(C=1e6).fit(x.reshape(-1, 1), y)
+        ys = fit.predict_proba(_logit(grid).reshape(-1, 1))[:, 1]
+        knots[label] = (tuple(map(float, grid)), tuple(map(float, ys)))
+    return Calibration(knots, "platt")
+
+
+def _logit(p: Any) -> Any:
+    import numpy as np
+
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
 
 
 def calibrated(obs: Sequence[Observation], calibration: Calibration) -> list[Observation]:
@@ -147,10 +188,13 @@ def _bin(b: Bin) -> dict[str, float]:
 
 
 def measure(
-    fit_obs: Sequence[Observation], eval_obs: Sequence[Observation], min_per_label: int = 20
+    fit_obs: Sequence[Observation],
+    eval_obs: Sequence[Observation],
+    min_per_label: int = 20,
+    method: str = "isotonic",
 ) -> CalibrationReport:
     """Fit on ``fit_obs``; ECE and reliability before and after on ``eval_obs``."""
-    calibration = fit_calibration(fit_obs, min_per_label)
+    calibration = fit_calibration(fit_obs, min_per_label, method)
     after = calibrated(eval_obs, calibration)
     labels = sorted({o.label for o in eval_obs})
     per_label = {

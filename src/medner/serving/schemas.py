@@ -118,6 +118,23 @@ class RetrainRequest(BaseModel):
     dry_run: bool = Field(False, description="Say what would be done; change nothing.")
 
 
+class Alert(BaseModel):
+    """One alert of an Alertmanager webhook (the fields medner reads; the rest are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="firing or resolved")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertmanagerWebhook(BaseModel):
+    """Alertmanager's webhook body (version 4): medner reads ``alerts``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    alerts: list[Alert] = Field(default_factory=list, max_length=1000)
+
+
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -2,10 +2,13 @@
 another one, and swaps it in (requests in flight finish on the model they started with);
 ``POST /v1/admin/retrain`` starts a retraining run from the validated notes (one at a time, a
 process of its own: medner.learning.jobs; 409 while one is going) and
-``GET /v1/admin/retrain`` reads its status and outcome."""
+``GET /v1/admin/retrain`` reads its status and outcome; ``POST /v1/admin/alerts`` is the
+Alertmanager webhook (deploy/alertmanager/alertmanager.yml) that starts one when a firing alert
+carries ``action: retrain``."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,8 +17,15 @@ from fastapi.responses import JSONResponse
 from medner.errors import MednerError
 from medner.learning.jobs import AlreadyRunning
 from medner.serving.deps import GuardedRoute, ServicesDep, error, require_scope
-from medner.serving.schemas import ERRORS, ModelRef, ReloadRequest, RetrainRequest
+from medner.serving.schemas import (
+    ERRORS,
+    AlertmanagerWebhook,
+    ModelRef,
+    ReloadRequest,
+    RetrainRequest,
+)
 
+logger = logging.getLogger("medner.api")
 router = APIRouter(route_class=GuardedRoute, dependencies=[require_scope("admin")])
 
 
@@ -59,3 +69,26 @@ async def start_retrain(services: ServicesDep, body: RetrainRequest | None = Non
 )
 async def retrain_status(services: ServicesDep) -> Any:
     return services.retrain_jobs().status()
+
+
+@router.post(
+    "/v1/admin/alerts",
+    responses=ERRORS,
+    summary="Alertmanager webhook: a firing alert labelled action=retrain starts a retraining run",
+)
+async def alerts(services: ServicesDep, body: AlertmanagerWebhook) -> Any:
+    wanted = sorted(
+        {
+            a.labels.get("alertname", "?")
+            for a in body.alerts
+            if a.status == "firing" and a.labels.get("action") == "retrain"
+        }
+    )
+    if not wanted:
+        return {"retrain": "not asked", "alerts": len(body.alerts)}
+    logger.info({"event": "retrain_asked", "alerts": wanted})
+    try:
+        status = services.retrain_jobs().start()
+    except AlreadyRunning:
+        return {"retrain": "already running", "alerts": wanted}
+    return JSONResponse({"retrain": "started", "alerts": wanted, **status}, status_code=202)
