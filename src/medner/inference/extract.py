@@ -50,7 +50,7 @@ def entity_records(
     characters are left out. A calibrated model's confidences are calibrated here
     (medner.models.calibration)."""
     headings = find_headings(text) if sections else []
-    calibration = calibration_of(model.metadata)
+    calibration = calibration_of(getattr(model, "metadata", None) or {})
     records = []
     for number, sentence in enumerate(model.predict_by_sentence(text)):
         for entity in sentence:
