@@ -56,3 +56,37 @@ def test_text_is_stored_only_when_asked(db_url: str, model_dir: Path, tmp_path: 
     with TestClient(build_app(settings)) as client:
         client.post("/v1/extract", json={"text": "Gout flared ."}, headers=EXTRACT)
     assert [r.text for r in _rows(db_url)] == ["Gout flared ."]
+
+
+def test_each_note_is_profiled_with_numbers_and_named_segments_only(
+    db_url: str, model_dir: Path, tiny_docs: list, tmp_path: Path
+) -> None:
+    """Issue 21, item 1: the profile (numbers; the OOV share against the model's own
+    vocabulary) and the segments the deployment names, nothing else from the request."""
+    import shutil
+
+    from medner.models import load_model
+    from medner.monitoring.profile import read_vocabulary, write_reference
+
+    model = tmp_path / "profiled"
+    shutil.copytree(model_dir, model)
+    write_reference(load_model(model), model, [d.text for d in tiny_docs])
+    settings = make_settings(model, tmp_path, database_url=db_url, segment_fields="clinic, city")
+    text = "Zyxolitis was treated with inhaled budesonide ."
+    meta = {"clinic": "c-7", "city": "Pune", "patient": "Zyxolitis Kumar"}
+    with TestClient(build_app(settings)) as client:
+        r = client.post("/v1/extract", json={"text": text, "metadata": meta}, headers=EXTRACT)
+        assert r.status_code == 200
+        client.post("/v1/extract", json={"text": "Gout ."}, headers=EXTRACT)
+    first, second = _rows(db_url)
+    profile = first.profile if isinstance(first.profile, dict) else json.loads(first.profile)
+    segments = first.segments if isinstance(first.segments, dict) else json.loads(first.segments)
+    assert segments == {"clinic": "c-7", "city": "Pune"}
+    assert second.segments is None or json.loads(second.segments) is None
+    assert profile["length_chars"] == len(text) and profile["length_words"] == 6
+    vocabulary = read_vocabulary(model)
+    assert vocabulary is not None and "zyxolitis" not in vocabulary and "was" in vocabulary
+    unseen = [w for w in text.lower().split() if w != "." and w not in vocabulary]
+    assert profile["oov_share"] == round(len(unseen) / 6, 6)
+    assert all(isinstance(v, (int, float)) for v in profile.values())
+    assert "Zyxolitis" not in json.dumps([profile, segments])

@@ -74,9 +74,18 @@ def train_cli(
         Path | None,
         typer.Option("--run-file", help="Write the MLflow run id and model URI here (JSON)."),
     ] = None,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile/--no-profile",
+            help="Write the training data's reference profile and vocabulary into the model "
+            "(what drift is measured against; docs/monitoring.md).",
+        ),
+    ] = True,
 ) -> None:
-    """Train a model and save it as one directory (weights, config, metrics, model card);
-    log it to MLflow (parameters, dev scores, dataset digests, commit, pyfunc model)."""
+    """Train a model and save it as one directory (weights, config, metrics, model card, the
+    reference profile of its training data); log it to MLflow (parameters, dev scores, dataset
+    digests, commit, pyfunc model)."""
     try:
         overrides = [*([f"backend={backend}"] if backend else []), *(set_ or [])]
         metrics, resolved = train_with_progress(
@@ -85,6 +94,8 @@ def train_cli(
         dev_metrics = metrics.get("dev")
         if isinstance(dev_metrics, dict):
             err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
+        if profile:
+            _write_profile(output, train)
         if track:
             from medner.tracking.runs import log_training_run
 
@@ -96,6 +107,136 @@ def train_cli(
             raise MednerError("--run-file needs tracking on (drop --no-track)")
     except MednerError as exc:
         fail(exc)
+
+
+def _write_profile(model_dir: Path, data: list[Path]) -> None:
+    from medner.data.documents import load_documents
+    from medner.models.base import load_model
+    from medner.monitoring.profile import write_reference
+
+    texts = [d.text for d in load_documents(data)]
+    reference = write_reference(load_model(model_dir), model_dir, texts)
+    err.print(
+        f"reference profile of {reference['notes']:,} training notes and a vocabulary of "
+        f"{reference['vocabulary_size']:,} words -> {model_dir}"
+    )
+
+
+@app.command("profile")
+def profile_cli(
+    model: Annotated[Path, typer.Argument(help="Trained model directory.")],
+    data: Annotated[
+        list[Path], typer.Option("--data", help="The data the model was trained on (repeat).")
+    ],
+) -> None:
+    """Write the reference profile (numbers only) and vocabulary of a model's training data
+    into its directory, for a model trained before `medner train` wrote them; `medner
+    monitor` measures drift against it."""
+    try:
+        _write_profile(model, data)
+    except MednerError as exc:
+        fail(exc)
+
+
+@app.command("monitor")
+def monitor_cli(
+    since: Annotated[str, typer.Option("--since", help="24h, 7d or a date (UTC).")] = "24h",
+    until: Annotated[
+        str | None, typer.Option("--until", help="End of the window (a date); default now.")
+    ] = None,
+    reference: Annotated[
+        str,
+        typer.Option(
+            "--reference",
+            help="'model' (its training data's profile) or a period of the log: DATE..DATE.",
+        ),
+    ] = "model",
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="The model directory whose profile to use.")
+    ] = DEFAULT_MODEL,
+    segment: Annotated[
+        str | None, typer.Option("--segment", help="Also per value of this segment field.")
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, json or html.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (html: default drift.html).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="The store (default MEDNER_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Drift of the logged notes against a reference, per feature (and segment): numbers
+    only. Exit 0 with no verdict when the window is too small; exit 1 when a feature drifts."""
+    from rich.table import Table
+
+    from medner.monitoring.monitor import (
+        load_rows,
+        monitor,
+        parse_since,
+        reference_from_rows,
+        render_html,
+    )
+    from medner.monitoring.profile import read_reference
+    from medner.store.db import engine as make_engine
+    from medner.store.db import migrate
+
+    if format_ not in ("table", "json", "html"):
+        fail(MednerError(f"--format must be table, json or html, not {format_!r}"))
+    try:
+        start = parse_since(since)
+        end = parse_since(until) if until else None
+        migrate(database_url)
+        engine = make_engine(database_url)
+        try:
+            if reference == "model":
+                ref = read_reference(model)
+                name = f"the training data of {model}"
+            elif ".." in reference:
+                first, last = reference.split("..", 1)
+                rows = load_rows(engine, parse_since(first), parse_since(last))
+                ref = reference_from_rows(rows)
+                name = f"the log from {first} to {last} ({len(rows):,} notes)"
+                if not rows:
+                    raise MednerError(f"--reference {reference}: the log has no note then")
+            else:
+                raise MednerError("--reference is 'model' or DATE..DATE")
+            report = monitor(engine, ref, name, start, end, segment)
+            window = load_rows(engine, start, end) if format_ == "html" else []
+        finally:
+            engine.dispose()
+    except MednerError as exc:
+        fail(exc)
+    if report.drift is None:
+        err.print(
+            f"{report.notes} notes in the window: too few for a verdict (30 needed); no drift "
+            "is reported either way"
+        )
+    if format_ == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+    elif format_ == "html":
+        target = output or Path("drift.html")
+        target.write_text(render_html(report, ref, window), encoding="utf-8")
+        err.print(f"drift report -> {target}")
+    elif report.verdicts:
+        table = Table(title=f"{report.notes:,} notes against {report.reference}")
+        for col in ("feature", "test", "statistic", "p", "Wasserstein (ref. SD)", "drift"):
+            table.add_column(col, justify="left" if col == "feature" else "right")
+        for v in report.verdicts:
+            table.add_row(
+                v.feature,
+                v.test,
+                f"{v.statistic:.3f}",
+                f"{v.p_value:.2g}",
+                "" if v.distance is None else f"{v.distance:.3f}",
+                "[red]yes[/]" if v.drift else "no",
+            )
+        out.print(table)
+        for name, verdicts in sorted(report.segments.items()):
+            moved = [v.feature for v in verdicts if v.drift]
+            shown = ", ".join(moved) if moved else ("none" if verdicts else "too few notes")
+            out.print(f"{segment}={name} ({report.segment_notes[name]:,} notes): drift in {shown}")
+    if report.drift:
+        raise typer.Exit(code=1)
 
 
 @app.command("evaluate")

@@ -35,6 +35,7 @@ from medner.data.documents import load_documents
 from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
 from medner.learning.dataset import export_new, read_notes, split_by_time, write_jsonl
+from medner.monitoring.profile import write_reference
 from medner.training.config import load_config
 from medner.training.train import train
 
@@ -201,6 +202,8 @@ def retrain(
     trained = _train_candidate(config, reviewed, times, model_dir, [_path(p) for p in config.dev])
     result.model_dir = str(model_dir)
     clock["train"] = round(trained.seconds, 2)
+    base_paths = [_path(p) for p in config.base] + ([reviewed] if reviewed else [])
+    write_reference(trained.model, model_dir, [d.text for d in load_documents(base_paths)])
     if holdout is not None:
         scores = evaluate_model(trained.model, load_documents([holdout])).scores
         result.holdout_f1 = round(scores.micro.f1, 6)

@@ -32,6 +32,7 @@ from medner.errors import MednerError, ModelLoadError
 from medner.inference.extract import entity_records
 from medner.models.base import NerModel, load_model, model_version, read_model_config
 from medner.models.refs import is_registry_ref
+from medner.monitoring.profile import read_vocabulary
 
 Mode = Literal["processes", "threads"]
 _PROCESS_MODEL: NerModel | None = None  # the model of an extraction process
@@ -70,6 +71,7 @@ class Loaded:
     source: str
     directory: Path
     info: dict[str, Any]
+    vocabulary: frozenset[str] | None = None  # for the notes' profile (medner.monitoring)
     replicas: asyncio.Queue[NerModel] | None = None
     pool: ProcessPoolExecutor | None = None
 
@@ -147,7 +149,9 @@ class ModelHolder:
 
     def _build(self, source: str) -> Loaded:
         name, version, directory = resolve(source, self.default_name)
-        loaded = Loaded(name, version, source, directory, _info(directory))
+        loaded = Loaded(
+            name, version, source, directory, _info(directory), read_vocabulary(directory)
+        )
         if self.mode == "processes":
             loaded.pool = _start_pool(directory, self.concurrency)
         else:

@@ -92,6 +92,11 @@ class ServeSettings(BaseSettings):
     retrain_dir: Path = Field(
         Path("runs/retrain"), description="Where the API's retraining runs write their outcome."
     )
+    segment_fields: str = Field(
+        "",
+        description="Request metadata fields kept as segments with each note's profile, "
+        "comma-separated (e.g. 'clinic,city,specialty'); values are cut to 64 characters.",
+    )
     auto_accept_precision: float | None = Field(
         None,
         ge=0.5,

@@ -46,6 +46,9 @@ class Prediction(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     latency_ms: Mapped[float] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # numbers only (medner.monitoring.profile), and the deployment's segment values
+    profile: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    segments: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class ReviewTask(Base):

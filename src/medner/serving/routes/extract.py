@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
+from medner.monitoring.profile import note_profile
 from medner.review import enqueue
 from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
 from medner.serving.engine import Loaded
@@ -76,6 +77,10 @@ def _respond(
                     "model_version": loaded.version,
                     "latency_ms": per_note_ms,
                     "text": note.text if services.settings.prediction_log_text else None,
+                    "profile": note_profile(
+                        note.text, entities, loaded.info["labels"], loaded.vocabulary
+                    ),
+                    "segments": _segments(services, note),
                 }
             )
             if saved is not None:
@@ -90,6 +95,15 @@ def _respond(
         )
     request.state.entity_counts = dict(sorted(counts.items()))
     return out
+
+
+def _segments(services: Services, note: ExtractRequest) -> dict[str, str] | None:
+    """The request metadata fields the deployment names as segments, as short strings."""
+    fields = [f.strip() for f in services.settings.segment_fields.split(",") if f.strip()]
+    if not fields or not note.metadata:
+        return None
+    found = {f: str(note.metadata[f])[:64] for f in fields if note.metadata.get(f) is not None}
+    return found or None
 
 
 def _sample_for_review(

@@ -1,0 +1,127 @@
+"""The profile of a note: numbers only, never its text.
+
+Per note: its length in characters and in words, the share of its words outside the model's
+own training vocabulary, the shares of digits, upper-case and non-ASCII characters, and the
+entities per label per 1,000 characters; the confidence of each entity comes with the
+entities the prediction log already keeps. Words here are runs of letters and digits
+(``[^\\W_]+``, lower-cased): a cheap, stable count, not the model's tokenizer, so profiling
+costs a small share of extraction (docs/benchmarks.md, "Drift").
+
+The model directory carries the same profile of its training data
+(``reference_profile.json``: each feature's values over a seeded sample of the training notes,
+as the model tagged them) and its vocabulary (``vocabulary.txt``: the words seen at least
+twice in training; a CRF's weights hold its word features anyway). ``medner train`` writes
+both; ``medner profile MODEL --data PATH`` writes them for an older model.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from medner.errors import MednerError
+from medner.models.base import NerModel
+
+WORD = re.compile(r"[^\W_]+")
+PROFILE_FILE = "reference_profile.json"
+VOCABULARY_FILE = "vocabulary.txt"
+NUMERIC = ("length_chars", "length_words", "oov_share", "digit_share", "upper_share",
+           "non_ascii_share")  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def note_profile(
+    text: str,
+    entities: Sequence[Mapping[str, Any]],
+    labels: Iterable[str],
+    vocabulary: frozenset[str] | None = None,
+) -> dict[str, float]:
+    """The numbers of one note (``oov_share`` only with a vocabulary)."""
+    n = len(text)
+    found = words(text)
+    profile: dict[str, float] = {
+        "length_chars": float(n),
+        "length_words": float(len(found)),
+        "digit_share": sum(c.isdigit() for c in text) / n if n else 0.0,
+        "upper_share": sum(c.isupper() for c in text) / n if n else 0.0,
+        "non_ascii_share": sum(not c.isascii() for c in text) / n if n else 0.0,
+    }
+    if vocabulary is not None:
+        profile["oov_share"] = (
+            sum(w not in vocabulary for w in found) / len(found) if found else 0.0
+        )
+    counts = Counter(str(e["label"]) for e in entities)
+    for label in labels:
+        profile[f"{label}_per_1k"] = 1000 * counts.get(label, 0) / n if n else 0.0
+    return {k: round(v, 6) for k, v in profile.items()}
+
+
+def build_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(words(text))
+    return sorted(w for w, c in counts.items() if c >= min_count)
+
+
+def read_vocabulary(model_dir: Path) -> frozenset[str] | None:
+    path = model_dir / VOCABULARY_FILE
+    if not path.is_file():
+        return None
+    return frozenset(path.read_text(encoding="utf-8").split())
+
+
+def write_reference(
+    model: NerModel, model_dir: Path, texts: Sequence[str], sample: int = 2000, seed: int = 29
+) -> dict[str, Any]:
+    """Write ``vocabulary.txt`` (from all ``texts``) and ``reference_profile.json`` (the
+    profile of a seeded sample of them as the model tags them) into ``model_dir``."""
+    from medner.inference.extract import entity_records
+
+    if not texts:
+        raise MednerError("a reference profile needs training notes: none were given")
+    vocabulary = build_vocabulary(texts)
+    (model_dir / VOCABULARY_FILE).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    chosen = list(texts)
+    if len(chosen) > sample:
+        chosen = random.Random(seed).sample(chosen, sample)
+    vocab = frozenset(vocabulary)
+    features: dict[str, list[float]] = {}
+    confidences: list[float] = []
+    label_counts: Counter[str] = Counter()
+    for text in chosen:
+        records = entity_records(model, text)
+        for name, value in note_profile(text, records, model.labels, vocab).items():
+            features.setdefault(name, []).append(value)
+        confidences += [float(r["confidence"]) for r in records]
+        label_counts.update(str(r["label"]) for r in records)
+    reference = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "notes": len(chosen),
+        "vocabulary_size": len(vocabulary),
+        "labels": list(model.labels),
+        "features": features,
+        "confidence": confidences,
+        "label_counts": dict(sorted(label_counts.items())),
+    }
+    (model_dir / PROFILE_FILE).write_text(json.dumps(reference) + "\n", encoding="utf-8")
+    return reference
+
+
+def read_reference(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / PROFILE_FILE
+    if not path.is_file():
+        raise MednerError(
+            f"{model_dir} has no reference profile ({PROFILE_FILE}): write one with "
+            f"`medner profile {model_dir} --data TRAINING_DATA`"
+        )
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
