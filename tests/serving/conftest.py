@@ -83,8 +83,22 @@ def model_dir(tiny_model: CRFModel, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
+def quiet_retrain_params(tmp: Path) -> Path:
+    """A retrain config whose runs stay under ``tmp`` and never train (a fuzzed or stray
+    ``POST /v1/admin/retrain`` must not write into the repository)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / "retrain-params.yaml"
+    path.write_text(
+        f"retrain:\n  dataset: {tmp / 'reviewed'}\n  output: {tmp / 'retrain-runs'}\n"
+        "  min_new: 1000000000\n  track: false\n"
+    )
+    return path
+
+
 def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> ServeSettings:
     values: dict[str, Any] = {
+        "retrain_params": quiet_retrain_params(tmp_path),
+        "retrain_dir": tmp_path / "retrain-jobs",
         "model": str(model_dir),
         "api_keys": KEYS,
         "keys_file": tmp_path / "no-keys.json",
@@ -128,6 +142,8 @@ def running_server(model_dir: Path, tmp: Path, **settings: str) -> Iterator[Serv
         "MEDNER_KEYS_FILE": str(tmp / "none.json"),
         "MEDNER_DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}",
         "MEDNER_PREDICTION_LOG_DIR": str(tmp / "prediction-log"),
+        "MEDNER_RETRAIN_PARAMS": str(quiet_retrain_params(tmp)),
+        "MEDNER_RETRAIN_DIR": str(tmp / "retrain-jobs"),
         **{f"MEDNER_{k.upper()}": v for k, v in settings.items()},
     }
     command = [sys.executable, "-m", "medner", "serve", "--model", str(model_dir)]
