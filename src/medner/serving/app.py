@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import medner
+from medner.errors import MednerError
 from medner.models.refs import is_registry_ref
 from medner.serving.auth import KeyStore
 from medner.serving.deps import Services
@@ -106,6 +108,66 @@ async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), settings.kpi_refresh_seconds)
 
 
+async def _refresh_drift(services: Services, stop: asyncio.Event) -> None:
+    """Recompute the drift gauges every ``drift_refresh_seconds`` over the last
+    ``drift_window_minutes`` of the prediction log, against the served model's reference
+    profile; per segment field, for its ``drift_max_segments`` busiest values. Stopped, not
+    cancelled (as the KPI refresh). A model without a reference profile has no drift gauges."""
+    from collections import Counter, defaultdict
+    from datetime import UTC, datetime, timedelta
+
+    from medner.monitoring.drift import compare
+    from medner.monitoring.monitor import load_rows
+    from medner.monitoring.profile import read_reference
+
+    settings = services.settings
+    references: dict[str, dict[str, Any] | None] = {}
+    fields = [f.strip() for f in settings.segment_fields.split(",") if f.strip()]
+
+    def compute() -> None:
+        loaded = services.holder.current
+        if loaded is None:
+            return
+        key = str(loaded.directory)
+        if key not in references:
+            try:
+                references[key] = read_reference(loaded.directory)
+            except MednerError:
+                references[key] = None
+                logger.warning({"event": "no_reference_profile", "version": loaded.version})
+        reference = references[key]
+        if reference is None:
+            services.metrics.set_drift({})
+            return
+        since = datetime.now(UTC) - timedelta(minutes=settings.drift_window_minutes)
+        rows = load_rows(services.review_engine(), since)
+        verdicts = {
+            "all": compare(reference, [r.profile for r in rows], [r.entities for r in rows])
+        }
+        for name in fields:
+            groups: dict[str, list[Any]] = defaultdict(list)
+            for r in rows:
+                if name in r.segments:
+                    groups[r.segments[name]].append(r)
+            busiest = Counter({k: len(v) for k, v in groups.items()}).most_common(
+                settings.drift_max_segments
+            )
+            for value, _ in busiest:
+                members = groups[value]
+                verdicts[f"{name}={value}"] = compare(
+                    reference, [r.profile for r in members], [r.entities for r in members]
+                )
+        services.metrics.set_drift({k: v for k, v in verdicts.items() if v})
+
+    while not stop.is_set():
+        try:
+            await anyio.to_thread.run_sync(compute)
+        except Exception as exc:  # the gauges keep their last values
+            logger.error({"event": "drift_refresh_failed", "error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.drift_refresh_seconds)
+
+
 def create_app(
     settings: ServeSettings,
     keys: KeyStore,
@@ -136,21 +198,24 @@ def create_app(
         services.metrics.set_model(loaded.name, loaded.version)
         if prediction_log is not None:
             await anyio.to_thread.run_sync(prediction_log.start)
-        poller = refresher = None
+        poller = refresher = drift = None
         stop = asyncio.Event()
         if settings.poll_champion_seconds > 0 and is_registry_ref(settings.model):
             poller = asyncio.create_task(_poll_champion(services))
         if settings.kpi_refresh_seconds > 0:
             refresher = asyncio.create_task(_refresh_kpis(services, stop))
+        if settings.drift_refresh_seconds > 0:
+            drift = asyncio.create_task(_refresh_drift(services, stop))
         logger.info({"event": "ready", "model": loaded.name, "version": loaded.version})
         try:
             yield
         finally:
             if poller is not None:
                 poller.cancel()
-            if refresher is not None:
-                stop.set()
-                await refresher
+            stop.set()
+            for task in (refresher, drift):
+                if task is not None:
+                    await task
             if prediction_log is not None:
                 await anyio.to_thread.run_sync(prediction_log.close)
             await anyio.to_thread.run_sync(services.holder.close)

@@ -102,8 +102,32 @@ class ApiMetrics:
         self.review_backlog = Gauge(
             "medner_review_backlog", "Notes in the review queue waiting for a review", registry=r
         )
+        # drift of the last window of notes against the model's training profile
+        # (medner.monitoring.drift), overall (segment="all") and per busiest segment value
+        self.drift_score = Gauge(
+            "medner_drift_score",
+            "Drift statistic per feature (KS D; Jensen-Shannon distance for label shares)",
+            ["feature", "segment"],
+            registry=r,
+        )
+        self.drift_detected = Gauge(
+            "medner_drift_detected",
+            "1 when the feature's drift is significant and large enough, else 0",
+            ["feature", "segment"],
+            registry=r,
+        )
         for gauge in (self.fix_rate, self.miss_rate, self.review_seconds, self.review_backlog):
             gauge.set(float("nan"))  # until the first refresh
+
+    def set_drift(self, verdicts: dict[str, list[Any]]) -> None:
+        """Set the drift gauges from ``medner.monitoring.drift`` verdicts per segment
+        (``"all"``, or ``"clinic=c-7"``): the statistic and the verdict of each feature."""
+        self.drift_score.clear()
+        self.drift_detected.clear()
+        for segment, found in verdicts.items():
+            for v in found:
+                self.drift_score.labels(feature=v.feature, segment=segment).set(v.statistic)
+                self.drift_detected.labels(feature=v.feature, segment=segment).set(int(v.drift))
 
     def set_kpis(self, kpis: Any, backlog: int) -> None:
         """Set the KPI gauges from a ``medner.review.kpis.Kpis``; a KPI with no reviews behind

@@ -97,6 +97,17 @@ class ServeSettings(BaseSettings):
         description="Request metadata fields kept as segments with each note's profile, "
         "comma-separated (e.g. 'clinic,city,specialty'); values are cut to 64 characters.",
     )
+    drift_refresh_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Recompute the drift gauges (medner_drift_score, medner_drift_detected) "
+        "this often over the last drift_window_minutes of the prediction log, against the "
+        "served model's reference profile (0: never).",
+    )
+    drift_window_minutes: float = Field(60.0, gt=0, description="The drift gauges' window.")
+    drift_max_segments: int = Field(
+        10, ge=0, description="Per segment field, the busiest values given drift gauges."
+    )
     auto_accept_precision: float | None = Field(
         None,
         ge=0.5,
