@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -128,3 +129,40 @@ def test_alertmanager_config_passes_amtool_and_routes_retrain_alerts_to_the_api(
     routes = {tuple(r["matchers"]): r["receiver"] for r in config["route"]["routes"]}
     assert routes[('team="ml"', 'action="retrain"')] == "medner-retrain"
     assert routes[('team="service"', 'severity="page"')] == "pager"
+
+
+def test_the_one_host_stack_is_wired_together() -> None:
+    """Issue 21, item 5: no container engine here, so the structure: the six services, every
+    file it mounts exists, Prometheus scrapes the API and alerts Alertmanager (promtool)."""
+    import subprocess
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"api", "postgres", "mlflow", "prometheus", "alertmanager", "grafana"}
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./") and not source.startswith("./secrets"):
+                assert (DEPLOY / source).exists(), f"{name} mounts {source}, which is missing"
+    api = services["api"]["environment"]
+    assert api["MEDNER_MODEL"] == "models:/medner@champion"
+    assert api["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert "medner-api.medner.svc" in services["api"]["networks"]["default"]["aliases"]
+    prometheus = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    assert prometheus["scrape_configs"][0]["job_name"] == "medner"
+    assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["api:8000"]
+    target = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
+    assert target.split(":")[0] in services
+    check = subprocess.run(
+        [_tool("promtool"), "check", "config", "prometheus.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090"
+    panels = json.loads((DEPLOY / "grafana/dashboards/medner.json").read_text())["panels"]
+    assert all(t["datasource"]["uid"] == datasource["uid"] for p in panels for t in p["targets"])
