@@ -35,6 +35,7 @@ from medner.serving.schemas import (
 )
 
 router = APIRouter(route_class=GuardedRoute, dependencies=[require_scope("extract")])
+LOGGED = ("start", "end", "label", "confidence")  # what the prediction log keeps of an entity
 logger = logging.getLogger("medner.api")
 
 
@@ -72,7 +73,9 @@ def _respond(
                     "note_id": None if note.note_id is None else str(note.note_id),
                     "text_sha256": hashlib.sha256(note.text.encode()).hexdigest(),
                     "length": len(note.text),
-                    "entities": entities,
+                    # spans, labels and confidences: a mention's text is note text (a name the
+                    # model mistook for a disease would be kept), so the log leaves it out
+                    "entities": [{k: e[k] for k in LOGGED if k in e} for e in entities],
                     "entity_count": len(entities),
                     "model_version": loaded.version,
                     "latency_ms": per_note_ms,
