@@ -95,7 +95,7 @@ def train_cli(
         if isinstance(dev_metrics, dict):
             err.print(f"dev strict micro F1: [bold]{dev_metrics['micro']['f1']:.4f}[/]")
         if profile:
-            _write_profile(output, train)
+            _write_profile(output, train, dev or [])
         if track:
             from medner.tracking.runs import log_training_run
 
@@ -109,16 +109,17 @@ def train_cli(
         fail(exc)
 
 
-def _write_profile(model_dir: Path, data: list[Path]) -> None:
+def _write_profile(model_dir: Path, data: list[Path], held_out: list[Path]) -> None:
     from medner.data.documents import load_documents
     from medner.models.base import load_model
     from medner.monitoring.profile import write_reference
 
     texts = [d.text for d in load_documents(data)]
-    reference = write_reference(load_model(model_dir), model_dir, texts)
+    other = [d.text for d in load_documents(held_out)] if held_out else []
+    reference = write_reference(load_model(model_dir), model_dir, texts, other)
     err.print(
-        f"reference profile of {reference['notes']:,} training notes and a vocabulary of "
-        f"{reference['vocabulary_size']:,} words -> {model_dir}"
+        f"reference profile of {reference['notes']:,} {'held-out' if other else 'training'} "
+        f"notes and a vocabulary of {reference['vocabulary_size']:,} words -> {model_dir}"
     )
 
 
@@ -128,12 +129,20 @@ def profile_cli(
     data: Annotated[
         list[Path], typer.Option("--data", help="The data the model was trained on (repeat).")
     ],
+    held_out: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--held-out",
+            help="Notes of the same source the model never trained on (its dev split): the "
+            "profile is of these, so same-source notes do not read as drift.",
+        ),
+    ] = None,
 ) -> None:
     """Write the reference profile (numbers only) and vocabulary of a model's training data
     into its directory, for a model trained before `medner train` wrote them; `medner
     monitor` measures drift against it."""
     try:
-        _write_profile(model, data)
+        _write_profile(model, data, held_out or [])
     except MednerError as exc:
         fail(exc)
 

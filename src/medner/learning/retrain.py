@@ -203,7 +203,10 @@ def retrain(
     result.model_dir = str(model_dir)
     clock["train"] = round(trained.seconds, 2)
     base_paths = [_path(p) for p in config.base] + ([reviewed] if reviewed else [])
-    write_reference(trained.model, model_dir, [d.text for d in load_documents(base_paths)])
+    dev_texts = [d.text for d in load_documents([_path(p) for p in config.dev])]
+    write_reference(
+        trained.model, model_dir, [d.text for d in load_documents(base_paths)], dev_texts
+    )
     if holdout is not None:
         scores = evaluate_model(trained.model, load_documents([holdout])).scores
         result.holdout_f1 = round(scores.micro.f1, 6)
