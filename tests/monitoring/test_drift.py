@@ -172,3 +172,23 @@ def _jsonl(docs: list[Document], tmp_path: Path) -> Path:
     path = tmp_path / "train.jsonl"
     write_jsonl(docs, path)
     return path
+
+
+def test_medner_extract_profiles_each_note_when_asked(
+    tiny_model: CRFModel, tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    tiny_model.save(tmp_path / "m")
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(
+        "\n".join(json.dumps({"id": i, "text": d.text}) for i, d in enumerate(tiny_docs)) + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    args = ["extract", "--model", str(tmp_path / "m"), "--input", str(notes), "--output", str(out)]
+    assert CliRunner().invoke(app, [*args, "--no-progress"]).exit_code == 0
+    assert all("profile" not in json.loads(line) for line in out.read_text().splitlines())
+    assert CliRunner().invoke(app, [*args, "--no-progress", "--profile"]).exit_code == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len(tiny_docs)
+    for line, doc in zip(lines, tiny_docs, strict=True):
+        assert line["profile"]["length_chars"] == len(doc.text)
+        assert "oov_share" not in line["profile"]  # a model without a vocabulary

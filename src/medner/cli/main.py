@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -428,6 +428,14 @@ def extract_cli(
             "file and row) or 'stop' (the run ends with the error).",
         ),
     ] = "skip",
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="Add each note's numeric profile (lengths, shares, entity rates; no text) to "
+            "its line, as the API logs it for drift (docs/monitoring.md).",
+        ),
+    ] = False,
 ) -> None:
     """Extract entities from notes, streaming: one JSONL line per input note, in order."""
     from medner.inference import count_notes, extract_file, read_notes
@@ -435,13 +443,22 @@ def extract_cli(
     try:
         loaded = load_model_ref(model)
         set_sentence_cache(loaded, sentence_cache)
+        profiler = None
+        if profile:
+            from medner.monitoring.profile import note_profile, read_vocabulary
+
+            vocabulary = read_vocabulary(resolve_model(model))
+
+            def profiler(text: str, records: list[dict[str, Any]]) -> dict[str, float]:
+                return note_profile(text, records, loaded.labels, vocabulary)
+
         if bad_rows not in ("skip", "stop"):
             raise MednerError(f"--bad-rows {bad_rows!r}: use skip or stop")
         notes = read_notes(input_, id_column, text_column, bad_rows)  # type: ignore[arg-type]
         with progress_bar() as progress:
             task = progress.add_task("extracting", total=count_notes(input_), visible=show_progress)
             summary = extract_file(
-                loaded, notes, output, include_text, lambda _n: progress.advance(task)
+                loaded, notes, output, include_text, lambda _n: progress.advance(task), profiler
             )
     except MednerError as exc:
         fail(exc)

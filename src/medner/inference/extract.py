@@ -73,6 +73,7 @@ def extract_file(
     output: Path,
     include_text: bool = False,
     on_note: Callable[[int], None] | None = None,
+    profiler: Callable[[str, list[dict[str, Any]]], dict[str, float]] | None = None,
 ) -> ExtractionSummary:
     """Extract entities from each note and write one JSONL line per note, in input order.
 
@@ -82,6 +83,8 @@ def extract_file(
 
     Args:
         on_note: called with the number of characters of each note as it is done.
+        profiler: when given, each line also carries ``profile``: what it returns for the
+            note's text and entities (numbers only; medner.monitoring.profile).
     """
     summary = ExtractionSummary()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +105,8 @@ def extract_file(
                 if include_text:
                     record["text"] = note.text
                 record["entities"] = entities
+                if profiler is not None:
+                    record["profile"] = profiler(note.text, entities)
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             if on_note is not None:
                 on_note(len(note.text or ""))

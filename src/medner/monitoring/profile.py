@@ -1,17 +1,19 @@
 """The profile of a note: numbers only, never its text.
 
 Per note: its length in characters and in words, the share of its words outside the model's
-own training vocabulary (on at most 200 evenly spaced words of a long note), the shares of digits, ASCII capitals and non-ASCII characters, and the
-entities per label per 1,000 characters; the confidence of each entity comes with the
-entities the prediction log already keeps. Words here are what is left between spaces once
+own training vocabulary (on at most 200 evenly spaced words of a long note), the shares of
+digits, ASCII capitals and non-ASCII characters, and the entities per label per 1,000
+characters; the confidence of each entity comes with the entities the prediction log already
+keeps. Words here are what is left between spaces once
 ASCII punctuation is a space, lower-cased: a cheap, stable count, not the model's tokenizer,
 so profiling costs a small share of extraction (docs/benchmarks.md, "Drift detection").
 
-The model directory carries the same profile of its training data
-(``reference_profile.json``: each feature's values over a seeded sample of the training notes,
-as the model tagged them) and its vocabulary (``vocabulary.txt``: the words seen at least
-twice in training; a CRF's weights hold its word features anyway). ``medner train`` writes
-both; ``medner profile MODEL --data PATH`` writes them for an older model.
+The model directory carries the same profile of notes of its training source
+(``reference_profile.json``: each feature's values over a seeded sample of held-out notes,
+the dev split, as the model tagged them; the training notes when there are none) and its
+vocabulary (``vocabulary.txt``: the words seen at least twice in training; a CRF's weights hold
+its word features anyway). ``medner train`` writes both; ``medner profile MODEL --data PATH
+[--held-out PATH]`` writes them for an older model.
 """
 
 from __future__ import annotations
