@@ -37,9 +37,10 @@ from _common import provenance, write_section
 from medner.data.corpora import corpus_path
 from medner.data.documents import load_documents
 from medner.inference import entity_records, read_notes
+from medner.inference.profile import note_profile, read_vocabulary
 from medner.models import load_model
 from medner.monitoring.drift import compare
-from medner.monitoring.profile import note_profile, read_vocabulary, write_reference
+from medner.monitoring.profile import write_reference
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (30, 50, 100, 200, 400)

@@ -201,3 +201,34 @@ def test_a_binary_text_column_is_quarantined_not_called_ok(
     }
     assert read_dataset(out / "notes") == []
     assert (summary.notes, summary.quarantined, summary.entities) == (3, 3, 0)
+
+
+def test_notes_carry_their_profile_when_asked(spark: Any, tmp_path: Path, model_dir: Path) -> None:
+    """Issue 21, item 1: `medner batch --profile`, the same numbers the API logs."""
+    from medner.inference import entity_records
+    from medner.inference.profile import note_profile
+
+    table = pq.read_table(DATA / "mtsamples/mtsamples.parquet").slice(0, 12)
+    notes = tmp_path / "notes.parquet"
+    pq.write_table(table, notes)
+    config = BatchConfig(
+        model_dir, tmp_path / "out", notes, id_column="note_id", text_column="transcription",
+        profile=True,
+    )  # fmt: skip
+    run_batch(config, spark)
+    model = load_model(model_dir)
+    texts = dict(
+        zip(
+            map(str, table.column("note_id").to_pylist()),
+            table.column("transcription").to_pylist(),
+            strict=True,
+        )
+    )
+    rows = read_dataset(tmp_path / "out/notes")
+    assert len(rows) == 12
+    for row in rows:
+        text = texts[str(row["note_id"])]
+        expected = note_profile(
+            text, entity_records(model, text, sentences=True), model.labels, None
+        )
+        assert json.loads(row["profile"]) == expected

@@ -14,16 +14,11 @@ from typer.testing import CliRunner
 
 from medner.cli.main import app
 from medner.errors import MednerError
+from medner.inference.profile import VOCABULARY_FILE, note_profile
 from medner.models.crf import CRFModel
 from medner.monitoring.drift import compare
 from medner.monitoring.monitor import parse_since
-from medner.monitoring.profile import (
-    PROFILE_FILE,
-    VOCABULARY_FILE,
-    note_profile,
-    read_reference,
-    write_reference,
-)
+from medner.monitoring.profile import PROFILE_FILE, read_reference, write_reference
 from medner.store.db import engine as make_engine
 from medner.store.db import migrate
 from medner.store.tables import Prediction

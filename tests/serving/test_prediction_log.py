@@ -64,8 +64,9 @@ def test_each_note_is_profiled_with_numbers_and_named_segments_only(
     vocabulary) and the segments the deployment names, nothing else from the request."""
     import shutil
 
+    from medner.inference.profile import read_vocabulary
     from medner.models import load_model
-    from medner.monitoring.profile import read_vocabulary, write_reference
+    from medner.monitoring.profile import write_reference
 
     model = tmp_path / "profiled"
     shutil.copytree(model_dir, model)

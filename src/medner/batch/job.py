@@ -56,6 +56,7 @@ class BatchConfig:
     partitions: int | None = None  # default: the input's, at least 2 per core
     sentence_cache: int | None = None  # sentences cached per worker (None: the model's default)
     spark_conf: dict[str, str] = field(default_factory=dict)
+    profile: bool = False  # notes/ gains each note's numeric profile (JSON; no text)
 
 
 @dataclass(slots=True)
@@ -154,27 +155,41 @@ def _extract_batches(
     text_column: str,
     version: str,
     sentence_cache: int | None = None,
+    profile: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each note row without its text, plus its length and its entities as
-    structs; a row with a quarantine reason (``__reason``) is passed through with none."""
+    structs (and, with ``profile``, its numeric profile as JSON); a row with a quarantine
+    reason (``__reason``) is passed through with none."""
+    import json
+
     import pandas as pd
 
     from medner.inference.extract import entity_records
+    from medner.inference.profile import note_profile, read_vocabulary
 
     model = _worker_model(model_path, sentence_cache)
+    vocabulary = read_vocabulary(Path(model_path)) if profile else None
     for frame in batches:
         entities_col: list[list[dict[str, Any]]] = []
         lengths: list[int | None] = []
+        profiles: list[str | None] = []
         for text, reason in zip(frame[text_column], frame[REASON], strict=True):
             lengths.append(len(text) if isinstance(text, str) else None)
             if isinstance(reason, str) or not isinstance(text, str):
                 entities_col.append([])
+                profiles.append(None)
                 continue
-            entities_col.append(entity_records(model, text, sentences=True, sections=True))
+            records = entity_records(model, text, sentences=True, sections=True)
+            entities_col.append(records)
+            if profile:
+                numbers = note_profile(text, records, model.labels, vocabulary)
+                profiles.append(json.dumps(numbers, sort_keys=True))
         out = frame.drop(columns=[text_column])
         out["length"] = pd.array(lengths, dtype="Int32")
         out["entities"] = entities_col
         out["model_version"] = version
+        if profile:
+            out["profile"] = profiles
         yield out
 
 
@@ -259,9 +274,10 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
                 T.StructField("length", T.IntegerType()),
                 T.StructField("entities", entity_type),
                 T.StructField("model_version", T.StringType()),
+                *([T.StructField("profile", T.StringType())] if config.profile else []),
             ]
         )
-        text_column, cache = config.text_column, config.sentence_cache
+        text_column, cache, profile = config.text_column, config.sentence_cache, config.profile
         # The totals are observed while the first write runs: no extra pass over the data.
         totals = Observation("totals")
         aggregates = (
@@ -272,7 +288,9 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         # the results hold no note text, so keeping them for the three writes is cheap
         results = (
             notes.mapInPandas(
-                lambda it: _extract_batches(it, str(model_dir), text_column, version, cache),
+                lambda it: _extract_batches(
+                    it, str(model_dir), text_column, version, cache, profile
+                ),
                 schema,
             )
             .observe(totals, *aggregates)
@@ -319,6 +337,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             F.size("entities").alias("entities"),
             F.lit("ok").alias("status"),
             "model_version",
+            *(["profile"] if config.profile else []),
             *metadata,
         )
         processed.write.mode("overwrite").parquet(str(config.output / "notes"))

@@ -445,7 +445,7 @@ def extract_cli(
         set_sentence_cache(loaded, sentence_cache)
         profiler = None
         if profile:
-            from medner.monitoring.profile import note_profile, read_vocabulary
+            from medner.inference.profile import note_profile, read_vocabulary
 
             vocabulary = read_vocabulary(resolve_model(model))
 
@@ -498,6 +498,10 @@ def batch_cli(
         int | None,
         typer.Option("--sentence-cache", help="Sentences cached per worker (0 turns it off)."),
     ] = None,
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="notes/ gains each note's numeric profile (JSON; no text)."),
+    ] = False,
 ) -> None:
     """Extract entities from a table of notes on Spark: entities/, notes/, quarantine/."""
     from medner.batch.job import BatchConfig, run_batch
@@ -525,6 +529,7 @@ def batch_cli(
         partitions=partitions,
         spark_conf=spark_conf,
         sentence_cache=sentence_cache,
+        profile=profile,
     )
     try:
         summary = run_batch(config)

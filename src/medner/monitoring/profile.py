@@ -20,63 +20,21 @@ from __future__ import annotations
 
 import json
 import random
-import string
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from medner.errors import MednerError
+from medner.inference.profile import (
+    VOCABULARY_FILE,
+    note_profile,
+    words,
+)
 from medner.models.base import NerModel
 
 PROFILE_FILE = "reference_profile.json"
-VOCABULARY_FILE = "vocabulary.txt"
-NUMERIC = ("length_chars", "length_words", "oov_share", "digit_share", "upper_share",
-           "non_ascii_share")  # fmt: skip
-
-
-_SPACED = str.maketrans({c: " " for c in string.punctuation})
-_DIGITS = string.digits.encode()
-_CAPITALS = string.ascii_uppercase.encode()
-OOV_SAMPLE = 200
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words: ASCII punctuation becomes a space, then whitespace splits (C-level
-    string methods: the profile's cost is a small share of extraction)."""
-    return text.translate(_SPACED).lower().split()
-
-
-def note_profile(
-    text: str,
-    entities: Sequence[Mapping[str, Any]],
-    labels: Iterable[str],
-    vocabulary: frozenset[str] | None = None,
-) -> dict[str, float]:
-    """The numbers of one note (``oov_share`` only with a vocabulary)."""
-    n = len(text)
-    found = words(text)
-    ascii_ = text.encode("ascii", "ignore")
-    a = len(ascii_)
-    profile: dict[str, float] = {
-        "length_chars": float(n),
-        "length_words": float(len(found)),
-        # counted by bytes methods in C, not by a Python loop over the characters
-        "digit_share": (a - len(ascii_.translate(None, _DIGITS))) / n if n else 0.0,
-        "upper_share": (a - len(ascii_.translate(None, _CAPITALS))) / n if n else 0.0,
-        "non_ascii_share": (n - a) / n if n else 0.0,
-    }
-    if vocabulary is not None:
-        # at most OOV_SAMPLE words, evenly spaced through the note: a long note's share is
-        # estimated, not counted, so profiling stays a small share of extraction
-        sample = found[:: max(1, len(found) // OOV_SAMPLE)]
-        known = sum(map(vocabulary.__contains__, sample))
-        profile["oov_share"] = (len(sample) - known) / len(sample) if sample else 0.0
-    counts = Counter(str(e["label"]) for e in entities)
-    for label in labels:
-        profile[f"{label}_per_1k"] = 1000 * counts.get(label, 0) / n if n else 0.0
-    return {k: round(v, 6) for k, v in profile.items()}
 
 
 def build_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
@@ -84,13 +42,6 @@ def build_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
     for text in texts:
         counts.update(words(text))
     return sorted(w for w, c in counts.items() if c >= min_count)
-
-
-def read_vocabulary(model_dir: Path) -> frozenset[str] | None:
-    path = model_dir / VOCABULARY_FILE
-    if not path.is_file():
-        return None
-    return frozenset(path.read_text(encoding="utf-8").split())
 
 
 def write_reference(

@@ -30,9 +30,9 @@ import anyio
 
 from medner.errors import MednerError, ModelLoadError
 from medner.inference.extract import entity_records
+from medner.inference.profile import read_vocabulary
 from medner.models.base import NerModel, load_model, model_version, read_model_config
 from medner.models.refs import is_registry_ref
-from medner.monitoring.profile import read_vocabulary
 
 Mode = Literal["processes", "threads"]
 _PROCESS_MODEL: NerModel | None = None  # the model of an extraction process

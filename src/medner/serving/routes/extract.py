@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
-from medner.monitoring.profile import note_profile
+from medner.inference.profile import note_profile
 from medner.review import enqueue
 from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
 from medner.serving.engine import Loaded
