@@ -199,7 +199,7 @@ def monitor_cli(
         try:
             if reference == "model":
                 ref = read_reference(model)
-                name = f"the training data of {model}"
+                name = f"the reference profile of {model} ({ref.get('source', 'training')})"
             elif ".." in reference:
                 first, last = reference.split("..", 1)
                 rows = load_rows(engine, parse_since(first), parse_since(last))

@@ -149,6 +149,7 @@ def render_html(report: MonitorReport, reference: Mapping[str, Any], rows: Seque
     """The report page: the verdicts, and the reference against the window, feature by
     feature (matplotlib, inline SVG; numbers only)."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -167,8 +168,9 @@ def render_html(report: MonitorReport, reference: Mapping[str, Any], rows: Seque
         fig, axes = plt.subplots(lines, cols, figsize=(12, 2.6 * lines), squeeze=False)
         for axis, name in zip(axes.flat, names, strict=False):
             ref = reference["confidence"] if name == "confidence" else reference["features"][name]
-            axis.hist(ref, bins=30, density=True, alpha=0.5, label="reference")
-            axis.hist(current[name], bins=30, density=True, alpha=0.5, label="window")
+            edges = np.histogram_bin_edges([*ref, *current[name]], bins=30)  # shared bins
+            axis.hist(ref, bins=edges, density=True, alpha=0.5, label="reference")
+            axis.hist(current[name], bins=edges, density=True, alpha=0.5, label="window")
             axis.set_title(name, fontsize=9)
             axis.tick_params(labelsize=7)
         for axis in list(axes.flat)[len(names) :]:
