@@ -63,6 +63,9 @@ bench: pipeline
 	$(BIN)/python bench/prescriptions.py --model models/default --baseline models/crf-biotext --write docs/benchmarks.md
 	.ci/with-services sh -c '$(BIN)/python bench/api_faults.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
 	.ci/with-services sh -c '$(BIN)/python bench/review_load.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
+	$(BIN)/python bench/calibration.py --write docs/benchmarks.md
+	$(BIN)/python bench/drift.py --write docs/benchmarks.md
+	$(BIN)/python bench/learning_loop.py --write docs/benchmarks.md   # about an hour here
 
 # The backend comparison (docs/benchmarks.md): builds the experiments it compares when missing
 # (configs/experiments/; on this 2-core CPU the transformers take about 15 (BioText) and 33 (NCBI)
