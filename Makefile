@@ -65,6 +65,7 @@ bench: pipeline
 	.ci/with-services sh -c '$(BIN)/python bench/review_load.py --postgres "$$MEDNER_TEST_POSTGRES_URL" --write docs/benchmarks.md'
 	$(BIN)/python bench/calibration.py --write docs/benchmarks.md
 	$(BIN)/python bench/drift.py --write docs/benchmarks.md
+	$(BIN)/medner experiment run ncbi/crf
 	$(BIN)/python bench/learning_loop.py --write docs/benchmarks.md   # about an hour here
 
 # The backend comparison (docs/benchmarks.md): builds the experiments it compares when missing
