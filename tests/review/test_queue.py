@@ -228,3 +228,37 @@ def test_a_skipped_task_goes_to_someone_else_and_progress_counts(queue: sa.Engin
             sa.text("SELECT reviews_needed FROM review_tasks WHERE id = :i"), {"i": other.id}
         ).scalar_one()
     assert after["left"] == before["left"] - (1 if needed == 1 else 0)
+
+
+def test_reprioritize_reranks_only_the_notes_still_waiting(
+    queue: sa.Engine, tiny_docs: list, tmp_path: Path
+) -> None:
+    """Issue 20: after a promotion the waiting notes get the new model's predictions and
+    place; reviewed and leased notes keep theirs, audit notes their random place."""
+    from medner.review import reprioritize
+    from tests.conftest import train_tiny
+
+    first = next_task(queue, "v1")
+    assert first is not None
+    submit(queue, "v1", first.id, [])
+    held = next_task(queue, "v2")
+    assert held is not None
+    newer = train_tiny(tiny_docs[:3])
+    newer.save(tmp_path / "newer")
+    with queue.connect() as conn:
+        before = {r.id: r for r in conn.execute(sa.text("SELECT * FROM review_tasks"))}
+    n = reprioritize(queue, newer, tmp_path / "newer")
+    with queue.connect() as conn:
+        after = {r.id: r for r in conn.execute(sa.text("SELECT * FROM review_tasks"))}
+    assert n == len(before) - 2
+    from medner.models.base import model_version
+
+    version = model_version(tmp_path / "newer")
+    for task_id, row in after.items():
+        if task_id in (first.id, held.id):
+            assert row.model_version == before[task_id].model_version
+            continue
+        assert row.model_version == version
+        if row.audit:
+            assert row.priority == before[task_id].priority
+    assert reprioritize(queue, newer, tmp_path / "newer") == 0  # already ranked by it

@@ -109,6 +109,24 @@ def import_cli(
     )
 
 
+@review_app.command("reprioritize")
+def reprioritize_cli(
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
+    database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+) -> None:
+    """Give the notes still waiting the model's predictions and their place by its
+    uncertainty (`medner retrain` does this on promotion)."""
+    from medner.review import reprioritize
+
+    try:
+        loaded = load_model_ref(model)
+        with _queue(database_url) as engine:
+            n = reprioritize(engine, loaded, resolve_model(model))
+    except MednerError as exc:
+        fail(exc)
+    err.print(f"{n} waiting notes re-ranked")
+
+
 @review_app.command("export")
 def export_cli(
     output: Annotated[Path, typer.Option("--output", "-o", help="Validated notes, JSONL.")],

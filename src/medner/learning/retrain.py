@@ -10,8 +10,9 @@
    digest of every dataset, register it (alias ``challenger``).
 5. Run the promotion gate: the fixed test splits (no label may lose more than the margin,
    micro F1 may not drop) and the live hold-out (a gain beyond its interval's half width).
-   On promotion the ``champion`` alias moves, and an API following ``models:/NAME@champion``
-   swaps to it.
+   On promotion the ``champion`` alias moves, an API following ``models:/NAME@champion``
+   swaps to it, and the notes still waiting in the review queue are re-ranked by the new
+   model's uncertainty (``reprioritize``).
 
 Every decision, and why, is in the result (``RetrainResult.to_dict``), written as JSON.
 """
@@ -36,6 +37,7 @@ from medner.errors import ConfigError
 from medner.evaluation.evaluate import evaluate_model
 from medner.learning.dataset import export_new, read_notes, split_by_time, write_jsonl
 from medner.monitoring.profile import write_reference
+from medner.review import reprioritize
 from medner.training.config import load_config
 from medner.training.train import train
 
@@ -76,6 +78,9 @@ class RetrainConfig(BaseModel):
     tolerance: float = Field(0.01, ge=0, description="Largest drop of a label's F1.")
     bootstrap: int = Field(1000, ge=0, description="Resamples of the live hold-out interval.")
     track: bool = Field(True, description="Log, register and gate the candidate (MLflow).")
+    reprioritize: bool = Field(
+        True, description="On promotion, re-rank the waiting notes by the new model."
+    )
 
 
 def load_retrain_config(path: Path | None, overrides: Sequence[str] = ()) -> RetrainConfig:
@@ -122,6 +127,7 @@ class RetrainResult:
     gate: list[dict[str, Any]] = field(default_factory=list)
     holdout_f1: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    reprioritized: int = 0
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -251,5 +257,8 @@ def retrain(
     result.gate = [asdict(r) for r in decision.rows]
     result.status = "promoted" if decision.promoted else "refused"
     result.reason = decision.reason
+    if decision.promoted and config.reprioritize:
+        result.reprioritized = reprioritize(engine, trained.model, model_dir)
+        step(f"{result.reprioritized} waiting notes re-ranked by the new champion")
     clock["total"] = round(time.perf_counter() - started, 2)
     return result

@@ -562,6 +562,66 @@ def export_reviews(
     return summary
 
 
+def reprioritize(
+    engine: Engine,
+    model: NerModel,
+    model_dir: Path,
+    threshold: float | None = None,
+    batch: int = 500,
+    now: datetime | None = None,
+) -> int:
+    """Give the notes still waiting (open, never reviewed, not leased now) the predictions of
+    a new model and their place by its uncertainty, as if imported with it: after a promotion
+    the queue asks validators about what the model *now* finds hard. Audit notes keep their
+    random place; a note the new model finds every entity of confidently enough is routed by
+    ``threshold`` as at import. Returns how many notes were re-ranked."""
+    now = now or datetime.now(UTC)
+    version = model_version(model_dir)
+    reviewed = select(Review.task_id)
+    leased = select(ReviewLease.task_id).where(ReviewLease.expires_at > now)
+    query = (
+        select(ReviewTask.id, ReviewTask.text, ReviewTask.audit, ReviewTask.note_id)
+        .where(ReviewTask.closed_at.is_(None), ReviewTask.text.is_not(None))
+        .where(ReviewTask.id.not_in(reviewed), ReviewTask.id.not_in(leased))
+        .where(ReviewTask.model_version != version)
+    )
+    with Session(engine) as session:
+        waiting = list(session.execute(query))
+    done = 0
+    for start in range(0, len(waiting), batch):
+        updates = []
+        for task_id, text, audit, note_id in waiting[start : start + batch]:
+            assert text is not None  # purged notes are not waiting
+            records = entity_records(model, text)
+            row = _task_row(Note(note_id, text), records, version, "", 0.0, 0.0, now, threshold)
+            updates.append(
+                {
+                    "task_id": task_id,
+                    "predictions": records,
+                    "model_version": version,
+                    # an audit note keeps its random place; the others go by uncertainty
+                    "priority": None if audit else row["priority"],
+                    "auto_accept": row["auto_accept"],
+                    "closed_at": None if audit else row["closed_at"],
+                }
+            )
+        with Session(engine) as session, session.begin():
+            for u in updates:
+                values = {
+                    "predictions": u["predictions"],
+                    "model_version": u["model_version"],
+                    "auto_accept": u["auto_accept"],
+                    "closed_at": u["closed_at"],
+                }
+                if u["priority"] is not None:
+                    values["priority"] = u["priority"]
+                session.execute(
+                    update(ReviewTask).where(ReviewTask.id == u["task_id"]).values(**values)
+                )
+        done += len(updates)
+    return done
+
+
 def purge_text(engine: Engine, retention_days: int, now: datetime | None = None) -> int:
     """Remove the text of tasks queued more than ``retention_days`` ago; returns how many."""
     if retention_days < 0:
