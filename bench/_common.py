@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # all MTSamples notes: the input of the speed benchmarks
@@ -85,3 +86,14 @@ def write_section(path: Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def save_svg(fig: Any, path: Path) -> None:
+    """Write a matplotlib figure as SVG without a metadata block (no date: the same data draws
+    the same file) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    plt.close(fig)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import provenance, write_section
+from _common import provenance, save_svg, write_section
 from medner.data.corpora import corpus_path
 from medner.data.documents import load_documents
 from medner.evaluation.calibration import (
@@ -85,10 +85,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
         axis.set_xlabel("confidence (bin mean)")
         axis.set_ylabel("share right (strict)")
         axis.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    plt.close(fig)
+    save_svg(fig, path)
 
 
 def main() -> int:

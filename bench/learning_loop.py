@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from _common import git_commit, provenance, write_section
+from _common import git_commit, provenance, save_svg, write_section
 from api_load import start_server, stop_server
 from medner.data.corpora import corpus_path
 from medner.data.documents import load_documents
@@ -259,10 +259,7 @@ def plot(results: dict, start: float, ceiling: float, path: Path) -> None:
         axis.set_xlabel(xlabel)
         axis.set_ylabel("DISEASE strict F1, NCBI-disease test")
         axis.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    plt.close(fig)
+    save_svg(fig, path)
 
 
 def main() -> int:

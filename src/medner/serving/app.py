@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -76,12 +76,26 @@ async def _poll_champion(services: Services) -> None:
             logger.error({"event": "reload_failed", "error": type(exc).__name__})
 
 
+async def _every(
+    seconds: float, compute: Callable[[], None], stop: asyncio.Event, failed: str
+) -> None:
+    """Run ``compute`` in a worker thread now and then every ``seconds`` until ``stop`` is
+    set; a failure is logged as ``failed`` and the next round tries again (the gauges keep
+    their last values). Stopped, not cancelled: a cancelled task would leave its thread
+    holding a connection of an engine the shutdown then disposes."""
+    while not stop.is_set():
+        try:
+            await anyio.to_thread.run_sync(compute)
+        except Exception as exc:
+            logger.error({"event": failed, "error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
     """Recompute the live KPI gauges (and the auto-accept threshold, when routing is on) from
     the review record, now and then every ``kpi_refresh_seconds``, over the last
-    ``kpi_window_days``, until ``stop`` is set. It is
-    stopped, not cancelled: a cancelled task would leave its thread holding a connection of
-    an engine the shutdown then disposes."""
+    ``kpi_window_days``, until ``stop`` is set."""
     from datetime import UTC, datetime, timedelta
 
     from medner.review.kpis import backlog, live_kpis
@@ -99,20 +113,14 @@ async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
                 engine, settings.auto_accept_precision, since
             )
 
-    while not stop.is_set():
-        try:
-            await anyio.to_thread.run_sync(compute)
-        except Exception as exc:  # the gauges keep their last values
-            logger.error({"event": "kpi_refresh_failed", "error": type(exc).__name__})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.kpi_refresh_seconds)
+    await _every(settings.kpi_refresh_seconds, compute, stop, "kpi_refresh_failed")
 
 
 async def _refresh_drift(services: Services, stop: asyncio.Event) -> None:
     """Recompute the drift gauges every ``drift_refresh_seconds`` over the last
     ``drift_window_minutes`` of the prediction log, against the served model's reference
-    profile; per segment field, for its ``drift_max_segments`` busiest values. Stopped, not
-    cancelled (as the KPI refresh). A model without a reference profile has no drift gauges."""
+    profile; per segment field, for its ``drift_max_segments`` busiest values. A model without
+    a reference profile has no drift gauges."""
     from collections import Counter, defaultdict
     from datetime import UTC, datetime, timedelta
 
@@ -159,13 +167,7 @@ async def _refresh_drift(services: Services, stop: asyncio.Event) -> None:
                 )
         services.metrics.set_drift({k: v for k, v in verdicts.items() if v})
 
-    while not stop.is_set():
-        try:
-            await anyio.to_thread.run_sync(compute)
-        except Exception as exc:  # the gauges keep their last values
-            logger.error({"event": "drift_refresh_failed", "error": type(exc).__name__})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.drift_refresh_seconds)
+    await _every(settings.drift_refresh_seconds, compute, stop, "drift_refresh_failed")
 
 
 def create_app(
