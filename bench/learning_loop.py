@@ -277,7 +277,7 @@ def main() -> int:
         "--from-json", type=Path, help="Only write the report (and plot) of an earlier run's JSON."
     )
     parser.add_argument(
-        "--orders", nargs="+", default=["random", "uncertainty", "uncertainty-reranked"]
+        "--orders", nargs="*", default=["random", "uncertainty", "uncertainty-reranked"]
     )
     parser.add_argument(
         "--weight", type=int, help="Skip the choice: repeat reviewed notes K times."
