@@ -342,11 +342,9 @@ def report(out: dict, args) -> str:
     lines = [
         "## The learning loop: reviewed sentences back into training (issue 20)",
         "",
-        *provenance(
-            "learning_loop.py",
-            "",
-            target="python bench/learning_loop.py --write docs/benchmarks.md",
-        ),
+        *provenance("learning_loop.py", f" --step {args.step} --max {args.max}"),
+        f"The run's code: {out.get('commit', '?')} (`--from-json` rewrites this section from a"
+        " run's JSON: `docs/learning-loop.json`).",
         f"Start: the BioText CRF, DISEASE strict F1 **{start:.3f}** on NCBI-disease test;"
         f" ceiling: the CRF on all NCBI-disease train, **{ceiling:.3f}**. Simulated validators"
         " submit the gold spans of NCBI-disease train sentences through the review HTTP API;"
@@ -355,7 +353,7 @@ def report(out: dict, args) -> str:
         "",
         "Weighting, chosen on NCBI-disease devel from 500 seeded train sentences: "
         + ", ".join(f"x{k} {v:.3f}" for k, v in out["weighting"]["scores"].items())
-        + f" → **x{out['weighting']['best']}** for both curves.",
+        + f" → **x{out['weighting']['best']}** for every curve.",
         "",
         "| order | F1 at 500 | at 1,000 | at 2,000 | gap recovered at 500 / 1,000 / 2,000 |"
         " reviews to 90 % of ceiling | tokens to 90 % |",
