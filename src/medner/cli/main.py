@@ -179,6 +179,7 @@ def monitor_cli(
     from rich.table import Table
 
     from medner.monitoring.monitor import (
+        MIN_NOTES,
         load_rows,
         monitor,
         parse_since,
@@ -217,8 +218,8 @@ def monitor_cli(
         fail(exc)
     if report.drift is None:
         err.print(
-            f"{report.notes} notes in the window: too few for a verdict (30 needed); no drift "
-            "is reported either way"
+            f"{report.notes} notes in the window: too few for a verdict ({MIN_NOTES} needed); "
+            "no drift is reported either way"
         )
     if format_ == "json":
         print(json.dumps(report.to_dict(), indent=2))

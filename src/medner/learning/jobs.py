@@ -77,9 +77,3 @@ class RetrainJobs:
         if self._log is None or not self._log.is_file():
             return ""
         return self._log.read_text(encoding="utf-8", errors="replace")[-2000:]
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for the running job (tests and shutdown)."""
-        process = self._process
-        if process is not None:
-            process.wait(timeout)

@@ -98,19 +98,22 @@ async def _refresh_kpis(services: Services, stop: asyncio.Event) -> None:
     ``kpi_window_days``, until ``stop`` is set."""
     from datetime import UTC, datetime, timedelta
 
-    from medner.review.kpis import backlog, live_kpis
-    from medner.review.routing import current_threshold
+    from medner.review.kpis import backlog, compute_kpis, load_reviews
+    from medner.review.routing import audit_observations, choose_threshold
 
     settings = services.settings
 
     def compute() -> None:
         engine = services.review_engine()
         since = datetime.now(UTC) - timedelta(days=settings.kpi_window_days)
-        summary = live_kpis(engine, since, None, None, settings.manual_seconds_per_note, 0)
-        services.metrics.set_kpis(summary.overall, backlog(engine))
+        notes, pairs = load_reviews(engine, since)  # read once: the gauges and the threshold
+        overall = compute_kpis(
+            notes, pairs, manual_seconds=settings.manual_seconds_per_note, bootstrap=0
+        )
+        services.metrics.set_kpis(overall, backlog(engine))
         if settings.auto_accept_precision is not None:
-            services.review_threshold = current_threshold(
-                engine, settings.auto_accept_precision, since
+            services.review_threshold = choose_threshold(
+                audit_observations(notes), settings.auto_accept_precision
             )
 
     await _every(settings.kpi_refresh_seconds, compute, stop, "kpi_refresh_failed")
@@ -130,7 +133,7 @@ async def _refresh_drift(services: Services, stop: asyncio.Event) -> None:
 
     settings = services.settings
     references: dict[str, dict[str, Any] | None] = {}
-    fields = [f.strip() for f in settings.segment_fields.split(",") if f.strip()]
+    fields = settings.segments
 
     def compute() -> None:
         loaded = services.holder.current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -131,3 +132,8 @@ class ServeSettings(BaseSettings):
         description="Seconds per note of manual data entry: the baseline of hours saved "
         "(measure it once on a sample; docs/kpis.md).",
     )
+
+    @cached_property
+    def segments(self) -> tuple[str, ...]:
+        """``segment_fields`` as names, parsed once (every logged note reads it)."""
+        return tuple(f.strip() for f in self.segment_fields.split(",") if f.strip())

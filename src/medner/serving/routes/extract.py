@@ -102,7 +102,7 @@ def _respond(
 
 def _segments(services: Services, note: ExtractRequest) -> dict[str, str] | None:
     """The request metadata fields the deployment names as segments, as short strings."""
-    fields = [f.strip() for f in services.settings.segment_fields.split(",") if f.strip()]
+    fields = services.settings.segments
     if not fields or not note.metadata:
         return None
     found = {f: str(note.metadata[f])[:64] for f in fields if note.metadata.get(f) is not None}
