@@ -38,6 +38,19 @@ DEFAULT_MAX_CHARS = 100_000
 LABEL_COLUMNS = {"DISEASE": "diseases", "TREATMENT": "treatments", "CHEMICAL": "chemicals"}
 _REPLACEMENT = "\ufffd"
 REASON = "__reason"  # the quarantine reason of a note, null when it can be processed
+MEANING = ("assertion", "concept", "links")  # what --meaning adds (medner.meaning)
+
+
+def _meaning_fields(T: Any) -> list[Any]:
+    """The entity fields ``--meaning`` adds: assertion, concept and the diseases it treats."""
+    concept = T.StructType(
+        [T.StructField(name, T.StringType()) for name in ("system", "code", "name")]
+    )
+    return [
+        T.StructField("assertion", T.StringType()),
+        T.StructField("concept", concept),
+        T.StructField("treats", T.ArrayType(T.IntegerType())),
+    ]
 
 
 @dataclass(slots=True)
@@ -57,6 +70,7 @@ class BatchConfig:
     sentence_cache: int | None = None  # sentences cached per worker (None: the model's default)
     spark_conf: dict[str, str] = field(default_factory=dict)
     profile: bool = False  # notes/ gains each note's numeric profile (JSON; no text)
+    meaning: bool = False  # entities/ gains index, assertion, concept and treats (docs/meaning.md)
 
 
 @dataclass(slots=True)
@@ -156,6 +170,7 @@ def _extract_batches(
     version: str,
     sentence_cache: int | None = None,
     profile: bool = False,
+    meaning: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each note row without its text, plus its length and its entities as
     structs (and, with ``profile``, its numeric profile as JSON); a row with a quarantine
@@ -179,7 +194,14 @@ def _extract_batches(
                 entities_col.append([])
                 profiles.append(None)
                 continue
-            records = entity_records(model, text, sentences=True, sections=True)
+            records = entity_records(
+                model, text, sentences=True, sections=True, meaning=MEANING if meaning else ()
+            )
+            if meaning:
+                for record in records:  # the contract's three concept fields, as a struct
+                    concept = record.get("concept")
+                    if concept is not None:
+                        record["concept"] = {k: concept[k] for k in ("system", "code", "name")}
             entities_col.append(records)
             if profile:
                 numbers = note_profile(text, records, model.labels, vocabulary)
@@ -265,6 +287,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
                     T.StructField("confidence", T.DoubleType()),
                     T.StructField("sentence", T.IntegerType()),
                     T.StructField("section", T.StringType()),
+                    *(_meaning_fields(T) if config.meaning else []),
                 ]
             )
         )
@@ -278,6 +301,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             ]
         )
         text_column, cache, profile = config.text_column, config.sentence_cache, config.profile
+        meaning = config.meaning
         # The totals are observed while the first write runs: no extra pass over the data.
         totals = Observation("totals")
         aggregates = (
@@ -289,7 +313,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         results = (
             notes.mapInPandas(
                 lambda it: _extract_batches(
-                    it, str(model_dir), text_column, version, cache, profile
+                    it, str(model_dir), text_column, version, cache, profile, meaning
                 ),
                 schema,
             )
@@ -302,7 +326,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
         # and the two small datasets after it are read from the cache.
         entities = joined.select(
             F.col(config.id_column).alias("note_id"),
-            F.explode("entities").alias("e"),
+            F.posexplode("entities").alias("index", "e"),
             "model_version",
             *metadata,
         ).select(
@@ -314,6 +338,7 @@ def run_batch(config: BatchConfig, spark: SparkSession | None = None) -> BatchSu
             "e.confidence",
             "e.sentence",
             "e.section",
+            *(["index", "e.assertion", "e.concept", "e.treats"] if config.meaning else []),
             "model_version",
             *metadata,
         )

@@ -400,6 +400,14 @@ def behaviour_cli(
         raise typer.Exit(code=1)
 
 
+MEANING_FIELDS = ("assertion", "concept", "links")
+MEANING_HELP = (
+    "Add what each mention means: assertion (present, absent, possible, history, family, "
+    "planned), concept (generic drug, ICD-10-CM candidate) and, on each treatment, the diseases "
+    "it treats (docs/meaning.md)."
+)
+
+
 @app.command("extract")
 def extract_cli(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
@@ -437,6 +445,7 @@ def extract_cli(
             "its line, as the API logs it for drift (docs/monitoring.md).",
         ),
     ] = False,
+    meaning: Annotated[bool, typer.Option("--meaning", help=MEANING_HELP)] = False,
 ) -> None:
     """Extract entities from notes, streaming: one JSONL line per input note, in order."""
     from medner.inference import count_notes, extract_file, read_notes
@@ -459,7 +468,13 @@ def extract_cli(
         with progress_bar() as progress:
             task = progress.add_task("extracting", total=count_notes(input_), visible=show_progress)
             summary = extract_file(
-                loaded, notes, output, include_text, lambda _n: progress.advance(task), profiler
+                loaded,
+                notes,
+                output,
+                include_text,
+                lambda _n: progress.advance(task),
+                profiler,
+                MEANING_FIELDS if meaning else (),
             )
     except MednerError as exc:
         fail(exc)
@@ -503,6 +518,7 @@ def batch_cli(
         bool,
         typer.Option("--profile", help="notes/ gains each note's numeric profile (JSON; no text)."),
     ] = False,
+    meaning: Annotated[bool, typer.Option("--meaning", help=MEANING_HELP)] = False,
 ) -> None:
     """Extract entities from a table of notes on Spark: entities/, notes/, quarantine/."""
     from medner.batch.job import BatchConfig, run_batch
@@ -531,6 +547,7 @@ def batch_cli(
         spark_conf=spark_conf,
         sentence_cache=sentence_cache,
         profile=profile,
+        meaning=meaning,
     )
     try:
         summary = run_batch(config)

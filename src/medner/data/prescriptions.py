@@ -46,6 +46,16 @@ AFTER_NAME = {
     "Syp.": ["syrup", "syp"],
 }
 DEFAULT_SIZES = {"train": 1200, "dev": 200, "test": 200}
+CODES_FILE = "prescription_codes.tsv"
+# forms added with the assertion and link annotations (issue 24); drawn from a second random
+# source so that the notes' other content stays as it was
+ABSENT_AFTER = [": nil", ": no", ": none", " - nil", " - no", " -ve", ": absent", " nil", ": Nil"]
+NOT_KNOWN = ["N/K/C/O", "N/k/c/o", "Not a known case of", "No known case of"]
+ALLERGY = ["N/K/A/D/A", "NKDA", "No known drug allergies", "N/K/A/D/A."]
+PLANNED = ["Plan: ", "Plan - ", "Posted for ", "Planned for ", "Scheduled for ", "Adv. to undergo "]
+SAID = [" for ", " for ", " in view of ", " - for "]
+PAST_MARKERS = frozenset({"Past h/o", "Old case of"})
+POSSIBLE_HEADINGS = frozenset({"Prov. Dx:", "Prov Dx:", "D/D:"})
 
 
 def group(name: str) -> str:
@@ -71,16 +81,42 @@ class Note:
     parts: list[str] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
     length: int = 0
+    links: list[tuple[int, int]] = field(default_factory=list)
+    complaints: list[int] = field(default_factory=list)  # present complaints (indices)
+    diagnoses: list[int] = field(default_factory=list)  # present or possible diagnoses
 
     def add(self, text: str) -> None:
         self.parts.append(text)
         self.length += len(text)
 
-    def entity(self, text: str, label: str) -> None:
-        self.entities.append(
-            {"start": self.length, "end": self.length + len(text), "text": text, "label": label}
-        )
+    def entity(
+        self,
+        text: str,
+        label: str,
+        assertion: str = "present",
+        concept: dict[str, Any] | None = None,
+    ) -> int:
+        """Write a mention with its gold assertion and concept; its index."""
+        record: dict[str, Any] = {
+            "start": self.length,
+            "end": self.length + len(text),
+            "text": text,
+            "label": label,
+            "assertion": assertion,
+        }
+        if concept is not None:
+            record["concept"] = concept
+        self.entities.append(record)
         self.add(text)
+        return len(self.entities) - 1
+
+    def link(self, treatment: int, diseases: Sequence[int]) -> None:
+        self.links.extend((treatment, d) for d in diseases)
+
+    def prescribed_for(self) -> list[int]:
+        """What the prescription treats (docs/annotation.md, "Links"): the diagnoses, else the
+        complaints."""
+        return list(self.diagnoses or self.complaints)
 
     @property
     def text(self) -> str:
@@ -90,7 +126,19 @@ class Note:
 def _vocab() -> dict[str, Any]:
     source = resources.files("medner.resources").joinpath("prescriptions.yaml")
     data: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    codes = resources.files("medner.resources").joinpath(CODES_FILE).read_text(encoding="utf-8")
+    data["icd10cm"] = dict(
+        line.split("\t") for line in codes.splitlines() if line and not line.startswith("#")
+    )
     return data
+
+
+def disease_concept(vocab: dict[str, Any], name: str) -> dict[str, Any]:
+    """The gold ICD-10-CM concept of a disease name of the vocabulary."""
+    import simple_icd_10_cm as icd
+
+    code = vocab["icd10cm"][name]
+    return {"system": "ICD-10-CM", "code": code, "name": icd.get_description(code)}
 
 
 class Writer:
@@ -99,8 +147,12 @@ class Writer:
     def __init__(self, split: str, seed: int, vocab: dict[str, Any]) -> None:
         self.split = split
         self.rng = random.Random(f"{seed}-{split}")
+        self.extra = random.Random(f"{seed}-{split}-meaning")
         self.v = vocab
         self.lower = False
+
+    def disease(self, note: Note, name: str, surface: str, assertion: str) -> int:
+        return note.entity(surface, "DISEASE", assertion, disease_concept(self.v, name))
 
     # -- small helpers -----------------------------------------------------------------------
     def pick(self, name: str) -> Any:
@@ -177,44 +229,60 @@ class Writer:
                 symptom = self.rng.choice(allowed(self.v["symptoms_hinglish"], self.split))
             else:
                 symptom = self.rng.choice(allowed(pool, self.split))
-            note.entity(self.surface(symptom, 0.04), "DISEASE")
+            index = self.disease(note, symptom, self.surface(symptom, 0.04), "present")
+            note.complaints.append(index)
             if self.chance(0.55):
                 note.add(" " + self.duration())
+        if self.extra.random() < 0.25:  # "fever: nil", "vomiting - no"
+            absent = self.extra.choice(allowed(self.v["symptoms_common"], self.split))
+            note.add(self.extra.choice([". ", ", ", "\n"]))
+            self.disease(note, absent, absent, "absent")
+            note.add(self.extra.choice(ABSENT_AFTER))
 
     def history(self, note: Note, specialty: dict[str, Any]) -> None:
         marker = str(self.pick("history_markers"))
         note.add(marker + " ")
+        assertion = "history" if marker in PAST_MARKERS else "present"  # K/C/O: present, chronic
         pool = self.v["chronic"]
         n = self.rng.choice([1, 1, 2, 2, 3])
         chosen = self.rng.sample(allowed(pool, self.split), n)
+        known = []
         for i, disease in enumerate(chosen):
             if i:
                 note.add(self.joiner())
-            note.entity(self.surface(disease, 0.03), "DISEASE")
+            known.append(self.disease(note, disease, self.surface(disease, 0.03), assertion))
             if self.chance(0.12):
                 note.add(
                     " " + self.rng.choice(["since 5 yrs", "x 10 yrs", "for 2 years", "- 3 yrs"])
                 )
         if self.chance(0.3):
             note.add(" on ")
-            note.entity(self.surface(self.pick("drug_classes")), "TREATMENT")
+            index = note.entity(self.surface(self.pick("drug_classes")), "TREATMENT", assertion)
+            note.link(index, known)
         if self.chance(0.2):
-            note.add(self.rng.choice([". s/p ", ", s/p ", ". H/o ", ", post "]))
-            note.entity(self.pick("procedures"), "TREATMENT")
+            separator = self.rng.choice([". s/p ", ", s/p ", ". H/o ", ", post "])
+            note.add(separator)
+            index = note.entity(self.pick("procedures"), "TREATMENT", "history")
+            if separator.startswith(","):  # the same phrase as the conditions
+                note.link(index, known)
 
     def negated(self, note: Note) -> None:
-        note.add(str(self.pick("negation_markers")) + " ")
+        marker = str(self.pick("negation_markers"))
+        if self.extra.random() < 0.2:
+            marker = self.extra.choice(NOT_KNOWN)
+        note.add(marker + " ")
         chosen = self.rng.sample(
             allowed(self.v["chronic"] + self.v["symptoms_common"], self.split), 2
         )
-        note.entity(self.surface(chosen[0], 0.02), "DISEASE")
+        self.disease(note, chosen[0], self.surface(chosen[0], 0.02), "absent")
         if self.chance(0.5):
             note.add(self.joiner())
-            note.entity(self.surface(chosen[1], 0.02), "DISEASE")
+            self.disease(note, chosen[1], self.surface(chosen[1], 0.02), "absent")
 
     def family(self, note: Note) -> None:
         note.add(str(self.pick("family_markers")) + " ")
-        note.entity(self.surface(self.pick("chronic"), 0.02), "DISEASE")
+        name = self.pick("chronic")
+        self.disease(note, name, self.surface(name, 0.02), "family")
         if self.chance(0.5):
             note.add(" in " + self.rng.choice(["father", "mother", "both parents", "sibling"]))
 
@@ -240,17 +308,22 @@ class Writer:
         note.add(self.heading("investigations") + " " + ", ".join(items))
 
     def diagnosis(self, note: Note, specialty: dict[str, Any]) -> None:
-        note.add(self.heading("diagnosis") + " ")
+        heading = self.heading("diagnosis")
+        note.add(heading + " ")
         n = self.rng.choice([1, 1, 1, 2])
         for i in range(n):
             if i:
                 note.add(self.rng.choice([", ", " with ", " & ", "; "]))
+            assertion = "possible" if heading in POSSIBLE_HEADINGS else "present"
             if self.chance(0.2):
                 note.add(self.rng.choice(["? ", "?", "R/O ", "r/o ", "Likely ", "Provisional: "]))
+                assertion = "possible"
             elif self.chance(0.1):  # severity is not part of the name (docs/annotation.md)
                 note.add(self.rng.choice(["mild ", "moderate ", "severe ", "Mild "]))
             disease = self.rng.choice(allowed(specialty["diagnoses"], self.split))
-            note.entity(self.surface(disease, 0.04), "DISEASE")
+            note.diagnoses.append(
+                self.disease(note, disease, self.surface(disease, 0.04), assertion)
+            )
 
     def medicine(self, note: Note, specialty: dict[str, Any]) -> None:
         """One medicine line: form, name (with the strength that belongs to it), dose, frequency,
@@ -261,6 +334,12 @@ class Writer:
                 allowed(specialty["brands"] + self.v["brands_common"], self.split, key=_key)
             )
             name, form = brand["name"], brand.get("form", "Tab.")
+            concept = {
+                "system": "generic-drug",
+                "code": None,
+                "name": brand["generic"],
+                "kind": "brand",
+            }
             strengths = brand.get("strengths", [])
             variants = brand.get("variants", [])
             text = name
@@ -280,12 +359,18 @@ class Writer:
                 allowed(specialty["generics"] + self.v["generics_common"], self.split, key=_key)
             )
             text, form = generic["name"], generic.get("form", "Tab.")
+            concept = {
+                "system": "generic-drug",
+                "code": None,
+                "name": text.lower(),
+                "kind": "generic",
+            }
             dose = self.rng.choice(generic.get("doses", ["500 mg"]))
             unit_dose = " " + (dose.replace(" ", "") if self.chance(0.3) else dose)
         after = form in AFTER_NAME and self.chance(0.4)  # "Volini gel", "Foracort inhaler"
         if not after and self.chance(0.85):
             note.add(self.form(form))
-        note.entity(self.surface(text, 0.06), "TREATMENT")
+        index = note.entity(self.surface(text, 0.06), "TREATMENT", "present", concept)
         if after:
             note.add(" " + self.rng.choice(AFTER_NAME[form]))
         note.add(unit_dose)
@@ -312,6 +397,14 @@ class Writer:
                     [self.duration(), "x 5 days", "for 1 month", "to continue", "x 3 days"]
                 )
             )
+        targets = note.complaints + note.diagnoses
+        if targets and self.extra.random() < 0.2:  # "SOS for fever": said on the line
+            said = note.entities[self.extra.choice(targets)]
+            note.add(self.extra.choice(SAID))
+            mention = note.entity(said["text"], "DISEASE", "present", said.get("concept"))
+            note.link(index, [mention])
+        else:
+            note.link(index, note.prescribed_for())
 
     def form(self, form: str) -> str:
         spellings = self.v["forms"].get(form, [form])
@@ -345,15 +438,26 @@ class Writer:
             if i:
                 note.add(self.rng.choice([", ", ". ", "; "]))
             if is_treatment:
-                note.entity(self.surface(text, 0.03), "TREATMENT")
+                index = note.entity(self.surface(text, 0.03), "TREATMENT")
+                note.link(index, note.prescribed_for())
             else:
                 note.add(text)
+
+    def planned(self, note: Note) -> None:
+        """A procedure to be done later: "Plan: RCT", "Posted for TKR"."""
+        note.add(self.extra.choice(PLANNED))
+        procedure = self.extra.choice(allowed(self.v["procedures"], self.split))
+        index = note.entity(procedure, "TREATMENT", "planned")
+        note.link(index, note.prescribed_for())
+
+    def allergy(self, note: Note) -> None:
+        note.add(self.extra.choice(ALLERGY))
 
     def follow_up(self, note: Note) -> None:
         note.add(self.rng.choice(self.v["follow_up"]))
 
     # -- a whole note --------------------------------------------------------------------------
-    def write(self) -> tuple[str, list[dict[str, Any]], str]:
+    def write(self) -> tuple[str, list[dict[str, Any]], str, list[tuple[int, int]]]:
         specialty_name = self.rng.choice(sorted(self.v["specialties"]))
         specialty = self.v["specialties"][specialty_name]
         note = Note()
@@ -378,6 +482,8 @@ class Writer:
             sections.append(self.negated)
         if self.chance(0.12):
             sections.append(self.family)
+        if self.extra.random() < 0.1:
+            sections.insert(len(sections) - 1, self.allergy)
         if self.chance(0.45):
             sections.append(self.vitals)
         if self.chance(0.3):
@@ -385,6 +491,8 @@ class Writer:
         if self.chance(0.85):
             sections.append(lambda n: self.diagnosis(n, specialty))
         sections.append(lambda n: self.prescription(n, specialty))
+        if self.extra.random() < 0.1:
+            sections.append(self.planned)
         if self.chance(0.55):
             sections.append(self.advice)
         if self.chance(0.4):
@@ -403,7 +511,7 @@ class Writer:
                 e["text"] = e["text"].lower()
         for e in note.entities:
             assert text[e["start"] : e["end"]] == e["text"]
-        return text, note.entities, specialty_name
+        return text, note.entities, specialty_name, note.links
 
 
 def _key(item: Any) -> str:
@@ -417,12 +525,13 @@ def generate(split: str, size: int, seed: int = 22) -> list[dict[str, Any]]:
     writer = Writer(split, seed, _vocab())
     records = []
     for i in range(size):
-        text, entities, specialty = writer.write()
+        text, entities, specialty, links = writer.write()
         records.append(
             {
                 "id": f"rx-{split}-{i:04d}",
                 "text": text,
                 "entities": entities,
+                "links": sorted(set(links)),
                 "specialty": specialty,
             }
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,24 @@ MAX_ENTITY_CHARS = 512
 
 
 def entity_records(
-    model: NerModel, text: str, sentences: bool = False, sections: bool = False
+    model: NerModel,
+    text: str,
+    sentences: bool = False,
+    sections: bool = False,
+    meaning: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """The entities of one note in the contract's form (``{"start", "end", "text", "label",
     "confidence"}``, in order); with ``sentences``, each also names its sentence (0-based);
     with ``sections``, the heading of the section it is in (``"dx"``, ``"rx"``,
     ``"allergies"``; ``None`` before the first heading). Spans over ``MAX_ENTITY_CHARS``
     characters are left out. A calibrated model's confidences are calibrated here
-    (medner.models.calibration)."""
-    headings = find_headings(text) if sections else []
+    (medner.models.calibration).
+
+    ``meaning`` names the optional fields to add (medner.meaning, docs/meaning.md):
+    ``"assertion"``, ``"concept"`` and ``"links"`` (each TREATMENT gains ``"treats"``: the
+    indices, in this list, of the diseases it is given for). Without them the records are
+    exactly what they were before these fields existed."""
+    headings = find_headings(text) if sections or meaning else []
     calibration = calibration_of(getattr(model, "metadata", None) or {})
     records = []
     for number, sentence in enumerate(model.predict_by_sentence(text)):
@@ -64,7 +73,28 @@ def entity_records(
             if sections:
                 record["section"] = section_of(headings, entity.start)
             records.append(record)
+    if meaning:
+        add_meaning(text, records, meaning, headings)
     return records
+
+
+def add_meaning(
+    text: str,
+    records: list[dict[str, Any]],
+    fields: Collection[str],
+    headings: list[Any] | None = None,
+) -> None:
+    """Add the ``fields`` of medner.meaning to the entity records of ``text`` in place (see
+    ``entity_records``)."""
+    from medner.meaning import annotate
+
+    links = annotate(text, records, set(fields), headings)
+    if "links" in fields:
+        for record in records:
+            if record["label"] == "TREATMENT":
+                record["treats"] = []
+        for treatment, disease in links:
+            records[treatment]["treats"].append(disease)
 
 
 def extract_file(
@@ -74,6 +104,7 @@ def extract_file(
     include_text: bool = False,
     on_note: Callable[[int], None] | None = None,
     profiler: Callable[[str, list[dict[str, Any]]], dict[str, float]] | None = None,
+    meaning: Collection[str] = (),
 ) -> ExtractionSummary:
     """Extract entities from each note and write one JSONL line per note, in input order.
 
@@ -85,6 +116,7 @@ def extract_file(
         on_note: called with the number of characters of each note as it is done.
         profiler: when given, each line also carries ``profile``: what it returns for the
             note's text and entities (numbers only; medner.monitoring.profile).
+        meaning: the optional fields each entity gains (``entity_records``).
     """
     summary = ExtractionSummary()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +131,7 @@ def extract_file(
                 record["error"] = reason
                 logger.warning("id %s skipped: %s", record["id"], reason)
             else:
-                entities = entity_records(model, note.text)
+                entities = entity_records(model, note.text, meaning=meaning)
                 summary.characters += len(note.text)
                 summary.entities.update(e["label"] for e in entities)
                 if include_text:

@@ -71,12 +71,36 @@ class BatchRequest(BaseModel):
     notes: list[ExtractRequest] = Field(description="Notes to extract from, in order.")
 
 
+MEANING_FIELDS = ("assertion", "concept", "links")
+
+
+class ConceptOut(BaseModel):
+    system: str = Field(description="ICD-10-CM, generic-drug or abbreviation.")
+    code: str | None = Field(description="The code (ICD-10-CM; DrugBank for a drug), or null.")
+    name: str = Field(description="ICD-10-CM title, generic name, expansion, or 'unknown'.")
+    expansion: str | None = Field(None, description="What shorthand or a lay word stood for.")
+    candidates: list[list[str]] | None = Field(
+        None, description="A disease's best ICD-10-CM codes, [code, title], best first (3)."
+    )
+
+
 class EntityOut(BaseModel):
     start: int = Field(description="Offset of the first character (Unicode code points).")
     end: int = Field(description="Offset after the last character.")
     text: str = Field(description="note[start:end]")
     label: str = Field(description="DISEASE, TREATMENT (or CHEMICAL).")
     confidence: float = Field(description="Lowest per-token marginal probability of the span.")
+    # optional, additive: present only when the request asks for them (?fields=...)
+    assertion: str | None = Field(
+        None,
+        description="present, absent, possible, history, family or planned (fields=assertion).",
+    )
+    concept: ConceptOut | None = Field(
+        None, description="What the mention names (fields=concept); null when nothing is known."
+    )
+    treats: list[int] | None = Field(
+        None, description="On a TREATMENT: indices of the diseases it is given for (fields=links)."
+    )
 
 
 class ModelRef(BaseModel):

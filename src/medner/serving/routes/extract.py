@@ -17,15 +17,17 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse
 
+from medner.inference.extract import add_meaning
 from medner.inference.profile import note_profile
 from medner.review import enqueue
 from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
 from medner.serving.engine import Loaded
 from medner.serving.schemas import (
     ERRORS,
+    MEANING_FIELDS,
     BatchRequest,
     BatchResponse,
     EntityOut,
@@ -47,6 +49,7 @@ def _respond(
     ms: float,
     loaded: Loaded,
     journalled: list[Future[None]],
+    meaning: list[list[dict[str, Any]]] | None = None,
 ) -> list[ExtractResponse]:
     """Responses for the notes; metrics observed and prediction-log records taken (the
     journal's futures added to ``journalled``)."""
@@ -56,7 +59,8 @@ def _respond(
     now = datetime.now(UTC)
     per_note_ms = ms / max(1, len(notes))
     out = []
-    for note, entities in zip(notes, found, strict=True):
+    shown = meaning if meaning is not None else found
+    for note, entities, answer in zip(notes, found, shown, strict=True):
         by_label = Counter(e["label"] for e in entities)
         counts.update(by_label)
         for label in loaded.info["labels"]:
@@ -91,7 +95,7 @@ def _respond(
         out.append(
             ExtractResponse(
                 note_id=note.note_id,
-                entities=[EntityOut(**e) for e in entities],
+                entities=[EntityOut(**e) for e in answer],
                 model=ref,
                 timing_ms=round(per_note_ms, 3),
             )
@@ -154,6 +158,43 @@ async def _saved(journalled: list[Future[None]]) -> JSONResponse | None:
     return None
 
 
+Fields = Query(
+    None,
+    description="Optional entity fields, comma-separated: assertion, concept, links "
+    "(docs/meaning.md). Without it the entities are exactly as before.",
+    examples=["assertion,concept,links"],
+)
+
+
+def _fields(value: str | None) -> tuple[str, ...] | JSONResponse:
+    if not value:
+        return ()
+    asked = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+    unknown = [f for f in asked if f not in MEANING_FIELDS]
+    if unknown:
+        return error(422, f"fields: unknown {', '.join(unknown)}; use {', '.join(MEANING_FIELDS)}")
+    return asked
+
+
+async def _with_meaning(
+    texts: list[str], found: list[list[dict[str, Any]]], fields: tuple[str, ...]
+) -> list[list[dict[str, Any]]] | None:
+    """Copies of the records with the asked fields added (the log and the review queue keep
+    the plain records), computed off the event loop."""
+    if not fields:
+        return None
+
+    def work() -> list[list[dict[str, Any]]]:
+        out = []
+        for text, records in zip(texts, found, strict=True):
+            copies = [dict(r) for r in records]
+            add_meaning(text, copies, fields)
+            out.append(copies)
+        return out
+
+    return await asyncio.to_thread(work)
+
+
 def _too_long(notes: list[ExtractRequest], max_chars: int) -> JSONResponse | None:
     for i, note in enumerate(notes):
         if len(note.text) > max_chars:
@@ -163,16 +204,27 @@ def _too_long(notes: list[ExtractRequest], max_chars: int) -> JSONResponse | Non
 
 
 @router.post(
-    "/v1/extract", response_model=ExtractResponse, responses=ERRORS, summary="Entities of one note"
+    "/v1/extract",
+    response_model=ExtractResponse,
+    response_model_exclude_unset=True,
+    responses=ERRORS,
+    summary="Entities of one note",
 )
 async def extract(
-    request: Request, body: ExtractRequest, services: ServicesDep, background: BackgroundTasks
+    request: Request,
+    body: ExtractRequest,
+    services: ServicesDep,
+    background: BackgroundTasks,
+    fields: str | None = Fields,
 ) -> Any:
+    if isinstance(asked := _fields(fields), JSONResponse):
+        return asked
     if (problem := _too_long([body], services.settings.max_chars)) is not None:
         return problem
     found, ms, loaded = await services.holder.extract([body.text])
+    meaning = await _with_meaning([body.text], found, asked)
     journalled: list[Future[None]] = []
-    result = _respond(services, request, [body], found, ms, loaded, journalled)[0]
+    result = _respond(services, request, [body], found, ms, loaded, journalled, meaning)[0]
     _sample_for_review(services, background, [body], found, loaded)
     return await _saved(journalled) or result
 
@@ -180,12 +232,19 @@ async def extract(
 @router.post(
     "/v1/extract/batch",
     response_model=BatchResponse,
+    response_model_exclude_unset=True,
     responses=ERRORS,
     summary="Entities of several notes",
 )
 async def extract_batch(
-    request: Request, body: BatchRequest, services: ServicesDep, background: BackgroundTasks
+    request: Request,
+    body: BatchRequest,
+    services: ServicesDep,
+    background: BackgroundTasks,
+    fields: str | None = Fields,
 ) -> Any:
+    if isinstance(asked := _fields(fields), JSONResponse):
+        return asked
     settings = services.settings
     if len(body.notes) > settings.max_batch:
         return error(
@@ -193,9 +252,11 @@ async def extract_batch(
         )
     if (problem := _too_long(body.notes, settings.max_chars)) is not None:
         return problem
-    found, ms, loaded = await services.holder.extract([n.text for n in body.notes])
+    texts = [n.text for n in body.notes]
+    found, ms, loaded = await services.holder.extract(texts)
+    meaning = await _with_meaning(texts, found, asked)
     journalled: list[Future[None]] = []
-    results = _respond(services, request, body.notes, found, ms, loaded, journalled)
+    results = _respond(services, request, body.notes, found, ms, loaded, journalled, meaning)
     _sample_for_review(services, background, body.notes, found, loaded)
     return await _saved(journalled) or BatchResponse(
         results=results,
