@@ -232,3 +232,33 @@ def test_notes_carry_their_profile_when_asked(spark: Any, tmp_path: Path, model_
             text, entity_records(model, text, sentences=True), model.labels, None
         )
         assert json.loads(row["profile"]) == expected
+
+
+def test_entities_carry_what_they_mean_when_asked(
+    spark: Any, tmp_path: Path, default_model_dir: Path
+) -> None:
+    """Issue 24: `medner batch --meaning` writes each entity's position in its note, assertion,
+    concept and the diseases it treats: what `medner extract --meaning` gives."""
+    from medner.inference import entity_records
+
+    lines = (DATA / "prescriptions/dev.jsonl").read_text(encoding="utf-8").splitlines()
+    rows_in = [json.loads(line) for line in lines[:20]]
+    notes = tmp_path / "notes.parquet"
+    pq.write_table(pa.table({"id": [r["id"] for r in rows_in], "text": [r["text"] for r in rows_in]}),
+                   notes)  # fmt: skip
+    config = BatchConfig(default_model_dir, tmp_path / "out", notes, meaning=True)
+    run_batch(config, spark)
+    model = load_model(default_model_dir)
+    fields = ("assertion", "concept", "links")
+    expected = {}
+    for r in rows_in:
+        for i, e in enumerate(entity_records(model, r["text"], meaning=fields)):
+            concept = e["concept"] and {k: e["concept"][k] for k in ("system", "code", "name")}
+            expected[(r["id"], i)] = (e["start"], e["assertion"], concept, e.get("treats"))
+    rows = read_dataset(tmp_path / "out/entities")
+    got = {
+        (r["note_id"], r["index"]): (r["start"], r["assertion"], r["concept"], r["treats"])
+        for r in rows
+    }
+    assert got == expected and len(got) > 100
+    assert {r["assertion"] for r in rows} >= {"present", "absent"}

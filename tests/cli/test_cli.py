@@ -59,6 +59,16 @@ def test_train_evaluate_extract(tmp_path: Path, corpus: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["1", "2"]
     assert {e["text"] for e in rows[0]["entities"]} == {"aspirin", "stroke"}
+    assert all(set(e) == {"start", "end", "text", "label", "confidence"} for e in rows[0]["entities"])
+
+    notes.write_text("id,text\n1,We gave aspirin to patients without stroke .\n", encoding="utf-8")
+    args = ["extract", "--model", str(model), "--input", str(notes), "--output", str(out)]
+    result = runner.invoke(app, [*args, "--meaning"])
+    assert result.exit_code == 0, result.output
+    found = {e["text"]: e for e in json.loads(out.read_text())["entities"]}
+    assert found["aspirin"]["assertion"] == "present" and found["stroke"]["assertion"] == "absent"
+    assert found["aspirin"]["concept"]["name"] == "aspirin"
+    assert found["stroke"]["concept"]["system"] == "ICD-10-CM"
 
 
 def test_evaluate_json_stdout_holds_only_json(tmp_path: Path, corpus: Path) -> None:

@@ -567,12 +567,20 @@ def analytics_cli(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for tables + report.")],
     top: Annotated[int, typer.Option("--top", help="Rows of the top-entity tables.")] = 20,
+    filters: Annotated[
+        bool | None,
+        typer.Option(
+            "--filters/--no-filters",
+            help="Count present diseases, generic names and linked pairs only (docs/meaning.md); "
+            "the default when the entities carry them (medner batch --meaning).",
+        ),
+    ] = None,
 ) -> None:
     """Disease → treatments dictionary and top entities (CSV, JSON and an HTML report)."""
     from medner.analytics.report import run_analytics
 
     try:
-        tables = run_analytics(entities, output, top)
+        tables = run_analytics(entities, output, top, filters)
     except MednerError as exc:
         fail(exc)
     names = ", ".join(f"{t.name} ({len(t.rows)})" for t in tables)

@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from medner.data.vocabulary import icd_module
+
 SPLITS = ("train", "dev", "test")
 # dosage forms that doctors also write after the name
 AFTER_NAME = {
@@ -135,8 +137,7 @@ def _vocab() -> dict[str, Any]:
 
 def disease_concept(vocab: dict[str, Any], name: str) -> dict[str, Any]:
     """The gold ICD-10-CM concept of a disease name of the vocabulary."""
-    import simple_icd_10_cm as icd
-
+    icd = icd_module()
     code = vocab["icd10cm"][name]
     return {"system": "ICD-10-CM", "code": code, "name": icd.get_description(code)}
 

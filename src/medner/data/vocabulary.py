@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from medner.errors import ConfigError
 
@@ -228,6 +229,19 @@ def icd_descriptions() -> tuple[str, ...]:
         raise ConfigError(f"no ICD-10-CM tabular file in {folder}")
     root = ET.parse(tabular[-1]).getroot()
     return tuple(desc.text for desc in root.iter("desc") if desc.text)
+
+
+@cache
+def icd_module() -> Any:
+    """The ``simple_icd_10_cm`` package (imported quietly: it reads its own data with
+    ``importlib.resources``' deprecated functions)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm
+
+    return simple_icd_10_cm
 
 
 @cache

@@ -84,13 +84,30 @@ _DONE_BEFORE = re.compile(r"(?<![\w/])h/o\s*$", re.IGNORECASE)
 
 
 def _phrase_pattern(phrases: Sequence[str]) -> str:
-    parts = []
-    for phrase in sorted(set(phrases), key=len, reverse=True):
-        escaped = re.escape(phrase).replace(r"\ ", r"[ \t]+")
-        left = r"(?<![\w/])" if _WORDY.match(phrase[0]) else ""
-        right = r"(?![\w/])" if _WORDY.match(phrase[-1]) else ""
-        parts.append(left + escaped + right)
-    return "|".join(parts)
+    """One regular expression for all the phrases, as a trie of their characters (a long
+    alternation of phrases is slow in Python's ``re``): the longest phrase at a position wins;
+    a phrase that starts or ends with a letter or digit must start or end on a word boundary;
+    a space matches any run of spaces or tabs (never a newline)."""
+    trie: dict[str, Any] = {}
+    for phrase in set(phrases):
+        node = trie
+        for ch in phrase.lower():
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any], last: str) -> str:
+        children = [
+            (r"[ \t]+" if ch == " " else re.escape(ch)) + pattern(child, ch)
+            for ch, child in sorted(node.items())
+            if ch
+        ]
+        if "" in node:  # a phrase may end here, after any longer one has been tried
+            children.append(r"(?![\w/])" if _WORDY.match(last) else "")
+        return children[0] if len(children) == 1 else "(?:" + "|".join(children) + ")"
+
+    wordy = {ch: child for ch, child in trie.items() if _WORDY.match(ch)}
+    other = {ch: child for ch, child in trie.items() if not _WORDY.match(ch)}
+    return r"(?<![\w/])" + pattern(wordy, "") + "|" + pattern(other, "")
 
 
 _FORWARD_KIND = {p: (c, s) for p, c, s in FORWARD}

@@ -26,18 +26,22 @@ from __future__ import annotations
 import bz2
 import difflib
 import math
+import os
 import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from medner.data.vocabulary import _package_dir, abbreviations
+from medner.data.vocabulary import _package_dir, abbreviations, icd_module
 
+INDEX_FORMAT = 2  # bump when IcdIndex's arrays change
 FUZZY_THRESHOLD = 0.84  # chosen on prescription dev (docs/meaning.md)
 LAY_TERMS_FILE = "lay_terms_in.tsv"
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -159,7 +163,8 @@ def expansions() -> dict[str, dict[str, str]]:
 def brand_table() -> dict[str, str]:
     """The team's Indian brand table: ``{brand or generic (lower-case): generic}``."""
     source = resources.files("medner.resources").joinpath("prescriptions.yaml")
-    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where it is built
+    data = yaml.load(source.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
     brands = list(data["brands_common"])
     generics = list(data["generics_common"])
     for specialty in data["specialties"].values():
@@ -229,7 +234,8 @@ def _known_drug(key: str) -> Concept | None:
 
 @lru_cache(maxsize=65536)
 def normalise_drug(text: str, threshold: float = FUZZY_THRESHOLD) -> Concept | None:
-    """The generic a drug mention names, or ``None`` when no table knows it."""
+    """The generic a drug mention names, or ``None`` when no table knows it (``threshold``
+    over 1 turns the typing-slip match off)."""
     keys = _drug_key(text)
     for key in keys:
         if len(key) >= 2 and (concept := _known_drug(key)) is not None:
@@ -240,7 +246,7 @@ def normalise_drug(text: str, threshold: float = FUZZY_THRESHOLD) -> Concept | N
     word = next((k for k in reversed(keys) if len(k) >= 4), keys[0])
     if threshold > 1:
         return None  # fuzzy matching off
-    pool = _fuzzy_pool().get(word[0], [])
+    pool = [n for n in _fuzzy_pool().get(word[0], []) if abs(len(n) - len(word)) <= 2]
     close = difflib.get_close_matches(word, pool, n=1, cutoff=threshold)
     if close:
         return _known_drug(close[0])
@@ -258,7 +264,8 @@ def normalise_treatment(
         if drug is not None:
             return drug
         return Concept("abbreviation", None, short, expansion=short)
-    drug = normalise_drug(text, threshold)
+    # a typing slip is looked for only in what is written as a prescription
+    drug = normalise_drug(text, threshold if drug_like else 2.0)
     if drug is not None:
         return drug
     if drug_like:
@@ -271,65 +278,125 @@ def normalise_treatment(
 class IcdIndex:
     """ICD-10-CM codes, searchable by the words of their titles and inclusion terms
     (``Anorexia`` includes ``Loss of appetite``; ``Acute pharyngitis, unspecified`` includes
-    ``Sore throat (acute) NOS``)."""
+    ``Sore throat (acute) NOS``). Each title or term is an *entry*; the arrays are per entry."""
 
     codes: list[str]
     titles: list[str]
-    entries: list[tuple[int, frozenset[str]]]  # (code index, words) of each title or term
-    postings: dict[str, list[int]]  # word -> entry indices
+    postings: dict[str, np.ndarray]  # word -> entry indices
     idf: dict[str, float]
-    default: list[int]  # each code's default billable code (itself when it is one)
+    leaf: np.ndarray  # the default billable code (index) each entry stands for
+    content: np.ndarray  # words of the entry that are not NEUTRAL
+    penalty: np.ndarray  # what the entry's length and a residual "other" cost it
+    in_context: np.ndarray  # the entry is in a chapter for a context (pregnancy, newborn...)
+    code_length: np.ndarray  # per code
     # chapters for a context a plain mention does not name: pregnancy (O), the newborn (P),
     # factors influencing health status (Z), external causes (V-Y)
     context_chapters = frozenset("OPZVWXY")
 
     @classmethod
     def build(cls) -> IcdIndex:
-        import simple_icd_10_cm as icd
-
+        icd = icd_module()
         codes = [c for c in icd.get_all_codes(True) if icd.is_category(c) or icd.is_subcategory(c)]
         position = {c: i for i, c in enumerate(codes)}
         titles = [icd.get_description(c) for c in codes]
-        entries: list[tuple[int, frozenset[str]]] = []
+        default = [position[_default_leaf(icd, c)] for c in codes]
         postings: dict[str, list[int]] = defaultdict(list)
+        leaf, content, penalty, in_context = [], [], [], []
         for i, code in enumerate(codes):
             for phrase in (titles[i], *icd.get_inclusion_term(code)):
                 words = frozenset(tokens(phrase)) - STOP
                 for w in words:
-                    postings[w].append(len(entries))
-                entries.append((i, words))
-        idf = {w: math.log(len(entries) / len(p)) for w, p in postings.items()}
-        default = [position[_default_leaf(icd, c)] for c in codes]
-        return cls(codes, titles, entries, dict(postings), idf, default)
+                    postings[w].append(len(leaf))
+                leaf.append(default[i])
+                content.append(sum(w not in NEUTRAL for w in words))
+                # a residual category ("Other ...") is not the default
+                penalty.append(0.01 * len(words) + (0.4 if "other" in words else 0.0))
+                in_context.append(code[0] in cls.context_chapters)
+        n = len(leaf)
+        return cls(
+            codes,
+            titles,
+            {w: np.asarray(p, dtype=np.int32) for w, p in postings.items()},
+            {w: math.log(n / len(p)) for w, p in postings.items()},
+            np.asarray(leaf, dtype=np.int32),
+            np.asarray(content, dtype=np.float64),
+            np.asarray(penalty, dtype=np.float64),
+            np.asarray(in_context, dtype=bool),
+            np.asarray([len(c) for c in codes], dtype=np.int32),
+        )
 
     def search(self, query: str, k: int = 3) -> list[tuple[str, str, float]]:
         """The ``k`` best billable ``(code, title, score)`` for ``query``: a match on a category
-        stands for its default code (the unspecified one)."""
+        stands for its default code (the unspecified one). An entry scores the share of the
+        query's weight (idf) it covers, less 0.6 for each other word it has that is not
+        NEUTRAL, less 0.5 in a context chapter the query does not name, less its penalty."""
         q = [w for w in dict.fromkeys(tokens(query)) if w not in STOP and w in self.idf]
         if not q:
             return []
         weight = {w: self.idf[w] * (0.3 if w in MODIFIERS else 1.0) for w in q}
         total = sum(weight.values())
-        context = any(w in CONTEXT_WORDS for w in q)
-        candidates: set[int] = set()
+        n = len(self.leaf)
+        cover = np.zeros(n)
+        matched = np.zeros(n)  # query words of the entry that are not NEUTRAL
         for w in q:
-            candidates.update(self.postings[w])
-        best: dict[int, float] = {}
-        for e in candidates:
-            i, ws = self.entries[e]
-            cover = sum(weight[w] for w in q if w in ws) / total
-            extra = sum(1 for w in ws if w not in weight and w not in NEUTRAL)
-            score = (
-                cover * 10
-                - 0.6 * extra
-                - (0.5 if self.codes[i][0] in self.context_chapters and not context else 0.0)
-                - 0.01 * len(ws)
+            cover[self.postings[w]] += weight[w]
+            if w not in NEUTRAL:
+                matched[self.postings[w]] += 1
+        found = np.flatnonzero(cover)
+        score = (
+            cover[found] / total * 10
+            - 0.6 * (self.content[found] - matched[found])
+            - self.penalty[found]
+        )
+        if not any(w in CONTEXT_WORDS for w in q):
+            score -= 0.5 * self.in_context[found]
+        leaves = self.leaf[found]
+        code_length = self.code_length[leaves]
+        out: list[tuple[str, str, float]] = []
+        for j in np.lexsort((leaves, code_length, -score)):
+            i = int(leaves[j])
+            if all(self.codes[i] != c for c, _, _ in out):
+                out.append((self.codes[i], self.titles[i], round(float(score[j]), 3)))
+                if len(out) == k:
+                    break
+        return out
+
+    def save(self, path: Path) -> None:
+        words = sorted(self.postings)
+        lengths = [len(self.postings[w]) for w in words]
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            codes=_packed(self.codes),
+            titles=_packed(self.titles),
+            words=_packed(words),
+            indptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            indices=np.concatenate([self.postings[w] for w in words]).astype(np.int32),
+            idf=np.asarray([self.idf[w] for w in words]),
+            leaf=self.leaf,
+            content=self.content,
+            penalty=self.penalty,
+            in_context=self.in_context,
+            code_length=self.code_length,
+        )
+        tmp.replace(path)  # whole or not at all
+
+    @classmethod
+    def load(cls, path: Path) -> IcdIndex:
+        with np.load(path, allow_pickle=False) as f:
+            words = _unpacked(f["words"])
+            indptr, indices, idf = f["indptr"], f["indices"], f["idf"]
+            return cls(
+                _unpacked(f["codes"]),
+                _unpacked(f["titles"]),
+                {w: indices[indptr[i] : indptr[i + 1]] for i, w in enumerate(words)},
+                {w: float(idf[i]) for i, w in enumerate(words)},
+                f["leaf"],
+                f["content"],
+                f["penalty"],
+                f["in_context"],
+                f["code_length"],
             )
-            leaf = self.default[i]
-            if score > best.get(leaf, -1e9):
-                best[leaf] = score
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], len(self.codes[kv[0]]), kv[0]))
-        return [(self.codes[i], self.titles[i], round(s, 3)) for i, s in ranked[:k]]
 
 
 def _default_leaf(icd: Any, code: str) -> str:
@@ -350,9 +417,44 @@ def _default_leaf(icd: Any, code: str) -> str:
     return code
 
 
+def _packed(strings: list[str]) -> np.ndarray:
+    """Strings as one array of UTF-8 bytes, newline-separated (a numpy string array would be
+    as wide as the longest title)."""
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unpacked(data: np.ndarray) -> list[str]:
+    return data.tobytes().decode("utf-8").split("\n")
+
+
+def _index_key() -> str:
+    """What the index depends on: the ICD-10-CM release and how words are read and scored."""
+    import hashlib
+    import importlib.metadata
+
+    source = repr((INDEX_FORMAT, sorted(STOP), sorted(NEUTRAL), _SPELLING, _stem("tests")))
+    version = importlib.metadata.version("simple-icd-10-cm")
+    return f"{version}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
+
+
 @cache
 def icd_index() -> IcdIndex:
-    return IcdIndex.build()
+    """The ICD-10-CM index: built from the ``simple-icd-10-cm`` package once (some seconds) and
+    kept under ``MEDNER_CACHE_DIR`` (default ``~/.cache/medner``) for the next process."""
+    folder = Path(os.environ.get("MEDNER_CACHE_DIR") or Path.home() / ".cache" / "medner")
+    path = folder / f"icd10cm-index-{_index_key()}.npz"
+    if path.exists():
+        try:
+            return IcdIndex.load(path)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: built again below
+    index = IcdIndex.build()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        index.save(path)
+    except OSError:
+        pass  # a read-only home: every process builds it
+    return index
 
 
 def disease_wording(text: str) -> tuple[str, str | None]:
