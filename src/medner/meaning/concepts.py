@@ -301,7 +301,10 @@ class IcdIndex:
         titles = [icd.get_description(c) for c in codes]
         default = [position[_default_leaf(icd, c)] for c in codes]
         postings: dict[str, list[int]] = defaultdict(list)
-        leaf, content, penalty, in_context = [], [], [], []
+        leaf: list[int] = []
+        content: list[int] = []
+        penalty: list[float] = []
+        in_context: list[bool] = []
         for i, code in enumerate(codes):
             for phrase in (titles[i], *icd.get_inclusion_term(code)):
                 words = frozenset(tokens(phrase)) - STOP
