@@ -5,6 +5,12 @@ Every note is assembled from parts written for this project (``resources/prescri
 complaints, histories, vitals, investigations, diagnoses, medicine lines, advice, in the
 conventions of Indian outpatient e-prescriptions), and every entity span is recorded as the
 note is built, by the rules of docs/annotation.md: so the gold spans are exact by construction.
+So are each mention's ``assertion`` (from the marker it is written after), its ``concept`` (a
+drug's generic from the brand table; a disease's ICD-10-CM code from
+``resources/prescription_codes.tsv``) and the note's ``links`` (``[treatment index, disease
+index]`` pairs, docs/annotation.md "Links"). The forms added with them (``fever: nil``,
+``N/K/C/O``, ``N/K/A/D/A``, ``Plan: RCT``, ``... for fever``) come from a second random source,
+so the rest of each note is what the first version of the set wrote.
 Noise the platform's notes have is added on purpose: shorthand, Hinglish symptom words, typos
 in names, missing spaces (``Tab.Dolo``, ``x5days``), case changes, one line or many.
 
