@@ -244,8 +244,8 @@ def test_entities_carry_what_they_mean_when_asked(
     lines = (DATA / "prescriptions/dev.jsonl").read_text(encoding="utf-8").splitlines()
     rows_in = [json.loads(line) for line in lines[:20]]
     notes = tmp_path / "notes.parquet"
-    pq.write_table(pa.table({"id": [r["id"] for r in rows_in], "text": [r["text"] for r in rows_in]}),
-                   notes)  # fmt: skip
+    table = pa.table({"id": [r["id"] for r in rows_in], "text": [r["text"] for r in rows_in]})
+    pq.write_table(table, notes)
     config = BatchConfig(default_model_dir, tmp_path / "out", notes, meaning=True)
     run_batch(config, spark)
     model = load_model(default_model_dir)

@@ -59,7 +59,8 @@ def test_train_evaluate_extract(tmp_path: Path, corpus: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["1", "2"]
     assert {e["text"] for e in rows[0]["entities"]} == {"aspirin", "stroke"}
-    assert all(set(e) == {"start", "end", "text", "label", "confidence"} for e in rows[0]["entities"])
+    plain = {"start", "end", "text", "label", "confidence"}
+    assert all(set(e) == plain for e in rows[0]["entities"])
 
     notes.write_text("id,text\n1,We gave aspirin to patients without stroke .\n", encoding="utf-8")
     args = ["extract", "--model", str(model), "--input", str(notes), "--output", str(out)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from medner.meaning.concepts import (
@@ -77,3 +79,14 @@ def test_a_disease_gets_its_icd_code_first(mention: str, code: str, expansion: s
 def test_a_disease_icd_cannot_name_has_no_code() -> None:
     concept = normalise_disease("xyzzy plugh")
     assert concept.code is None and concept.candidates == ()
+
+
+def test_the_icd_index_kept_on_disk_searches_as_the_one_built(tmp_path: Path) -> None:
+    from medner.meaning.concepts import IcdIndex
+
+    built = IcdIndex.build()
+    built.save(tmp_path / "index.npz")
+    loaded = IcdIndex.load(tmp_path / "index.npz")
+    for query in ("hypertension", "loss of appetite", "type 2 diabetes mellitus", "knee pain"):
+        assert loaded.search(query) == built.search(query)
+    assert not list(tmp_path.glob("*.tmp.npz"))  # written whole, then renamed

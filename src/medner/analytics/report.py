@@ -71,8 +71,8 @@ def build_tables(entities: Path, top: int = TOP, filters: bool | None = None) ->
     )
     columns = {r[0] for r in con.execute("DESCRIBE raw").fetchall()}
     if filters is None:
-        filters = MEANING_COLUMNS <= columns
-    if filters and not MEANING_COLUMNS <= columns:
+        filters = columns >= MEANING_COLUMNS
+    if filters and not columns >= MEANING_COLUMNS:
         raise MednerError(
             f"{entities}: the entities carry no assertions, concepts or links; run "
             "`medner batch --meaning`, or ask for the report --no-filters"
@@ -316,7 +316,7 @@ def render_html(tables: list[Table], title: str = "medner analytics") -> str:
             chart = f"<div class=pair><div>{before}</div><div>{chart}</div></div>"
         charts.append(chart)
     for name, chart_title in (
-        ("disease_treatments_sentence", "Disease → treatment pairs in the same sentence (mentions)"),
+        ("disease_treatments_sentence", "Disease → treatment pairs in one sentence (mentions)"),
         ("disease_treatments_linked", "Disease → treatments given for it (links)"),
     ):
         if name in by_name:

@@ -164,7 +164,7 @@ def brand_table() -> dict[str, str]:
     """The team's Indian brand table: ``{brand or generic (lower-case): generic}``."""
     source = resources.files("medner.resources").joinpath("prescriptions.yaml")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where it is built
-    data = yaml.load(source.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+    data = yaml.load(source.read_text(encoding="utf-8"), Loader=loader)
     brands = list(data["brands_common"])
     generics = list(data["generics_common"])
     for specialty in data["specialties"].values():
