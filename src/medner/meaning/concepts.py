@@ -29,6 +29,8 @@ import math
 import os
 import pickle
 import re
+import threading
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -367,7 +369,8 @@ class IcdIndex:
     def save(self, path: Path) -> None:
         words = sorted(self.postings)
         lengths = [len(self.postings[w]) for w in words]
-        tmp = path.with_name(path.name + ".tmp.npz")
+        # a name of its own: two processes building at once must not write one file
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
         np.savez(
             tmp,
             codes=_packed(self.codes),
@@ -440,8 +443,17 @@ def _index_key() -> str:
     return f"{version}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
 
 
-@cache
+_INDEX_LOCK = threading.Lock()
+
+
 def icd_index() -> IcdIndex:
+    """The ICD-10-CM index, loaded or built once per process (``_icd_index``)."""
+    with _INDEX_LOCK:  # the API's threads: one of them builds it, the others wait
+        return _icd_index()
+
+
+@cache
+def _icd_index() -> IcdIndex:
     """The ICD-10-CM index: built from the ``simple-icd-10-cm`` package once (some seconds) and
     kept under ``MEDNER_CACHE_DIR`` (default ``~/.cache/medner``) for the next process."""
     folder = Path(os.environ.get("MEDNER_CACHE_DIR") or Path.home() / ".cache" / "medner")
@@ -449,7 +461,7 @@ def icd_index() -> IcdIndex:
     if path.exists():
         try:
             return IcdIndex.load(path)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # unreadable: built again below
     index = IcdIndex.build()
     try:
