@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from _common import NOTES, REPO, provenance, write_section
 from medner.data.prescriptions import group
 from medner.inference import entity_records
+from medner.labels import ASSERTIONS
 from medner.meaning import assertion as rules
 from medner.meaning import concepts
 from medner.meaning.links import link_entities
@@ -54,7 +55,6 @@ from medner.text.sections import find_headings, section_of
 
 RX = REPO / "data/prescriptions"
 MTS = REPO / "data/mtsamples-assertion"
-VALUES = ("present", "absent", "possible", "history", "family", "planned")
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -122,7 +122,7 @@ def assertion_scores(gold: list[str], predicted: list[str]) -> dict[str, Any]:
     pairs = list(zip(gold, predicted, strict=True))
     pa = [(g, p) for g, p in pairs if g in ("present", "absent")]
     per_value = {}
-    for value in VALUES:
+    for value in ASSERTIONS:
         mine = [p for g, p in pairs if g == value]
         if mine:
             per_value[value] = (sum(p == value for p in mine) / len(mine), len(mine))

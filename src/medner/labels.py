@@ -10,6 +10,11 @@ CHEMICAL = "CHEMICAL"
 
 CANONICAL_LABELS: tuple[str, ...] = (DISEASE, TREATMENT, CHEMICAL)
 
+# what a mention means (medner.meaning, docs/meaning.md): the optional entity fields a client
+# may ask for, and the values of an entity's assertion
+MEANING_FIELDS: tuple[str, ...] = ("assertion", "concept", "links")
+ASSERTIONS: tuple[str, ...] = ("present", "absent", "possible", "history", "family", "planned")
+
 _ALIASES: dict[str, str] = {
     "d": DISEASE,
     "dis": DISEASE,

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from medner.meaning.assertion import ASSERTIONS, assert_entities
+from medner.labels import ASSERTIONS
+from medner.meaning.assertion import assert_entities
 from tests.conftest import DATA
 
 

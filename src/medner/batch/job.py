@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medner.errors import MednerError
+from medner.labels import MEANING_FIELDS
 from medner.models.base import model_version
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -38,7 +39,6 @@ DEFAULT_MAX_CHARS = 100_000
 LABEL_COLUMNS = {"DISEASE": "diseases", "TREATMENT": "treatments", "CHEMICAL": "chemicals"}
 _REPLACEMENT = "\ufffd"
 REASON = "__reason"  # the quarantine reason of a note, null when it can be processed
-MEANING = ("assertion", "concept", "links")  # what --meaning adds (medner.meaning)
 
 
 def _meaning_fields(T: Any) -> list[Any]:
@@ -195,7 +195,11 @@ def _extract_batches(
                 profiles.append(None)
                 continue
             records = entity_records(
-                model, text, sentences=True, sections=True, meaning=MEANING if meaning else ()
+                model,
+                text,
+                sentences=True,
+                sections=True,
+                meaning=MEANING_FIELDS if meaning else (),
             )
             if meaning:
                 for record in records:  # the contract's three concept fields, as a struct

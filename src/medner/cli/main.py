@@ -30,6 +30,7 @@ from medner.cli.common import (
 )
 from medner.data.corpora import corpus_path
 from medner.errors import MednerError
+from medner.labels import MEANING_FIELDS
 from medner.models.base import set_sentence_cache
 from medner.models.refs import is_registry_ref
 
@@ -400,7 +401,6 @@ def behaviour_cli(
         raise typer.Exit(code=1)
 
 
-MEANING_FIELDS = ("assertion", "concept", "links")
 MEANING_HELP = (
     "Add what each mention means: assertion (present, absent, possible, history, family, "
     "planned), concept (generic drug, ICD-10-CM candidate) and, on each treatment, the diseases "

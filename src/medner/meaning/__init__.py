@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from medner.labels import MEANING_FIELDS
 from medner.meaning.assertion import NoteContext, assert_mention, prescribed
 from medner.meaning.concepts import normalise_disease, normalise_treatment
 from medner.meaning.links import link_entities
 from medner.text.sections import Heading, find_headings
 
-FIELDS = ("assertion", "concept", "links")
-
 
 def annotate(
     text: str,
     records: list[dict[str, Any]],
-    fields: frozenset[str] | set[str] = frozenset(FIELDS),
+    fields: frozenset[str] | set[str] = frozenset(MEANING_FIELDS),
     headings: list[Heading] | None = None,
 ) -> list[list[int]]:
     """Add ``assertion`` and ``concept`` (as asked in ``fields``) to each entity record of

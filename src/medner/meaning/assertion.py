@@ -36,7 +36,6 @@ import yaml
 
 from medner.text.sections import Heading, find_headings, section_of
 
-ASSERTIONS = ("present", "absent", "possible", "history", "family", "planned")
 PRIORITY = ("absent", "family", "possible", "planned", "history")
 
 TRIGGERS_FILE = "assertion_triggers.yaml"

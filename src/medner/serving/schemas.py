@@ -71,9 +71,6 @@ class BatchRequest(BaseModel):
     notes: list[ExtractRequest] = Field(description="Notes to extract from, in order.")
 
 
-MEANING_FIELDS = ("assertion", "concept", "links")
-
-
 class ConceptOut(BaseModel):
     system: str = Field(description="ICD-10-CM, generic-drug or abbreviation.")
     code: str | None = Field(description="The code (ICD-10-CM; DrugBank for a drug), or null.")

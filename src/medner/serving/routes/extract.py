@@ -22,12 +22,12 @@ from fastapi.responses import JSONResponse
 
 from medner.inference.extract import add_meaning
 from medner.inference.profile import note_profile
+from medner.labels import MEANING_FIELDS
 from medner.review import enqueue
 from medner.serving.deps import GuardedRoute, Services, ServicesDep, error, require_scope
 from medner.serving.engine import Loaded
 from medner.serving.schemas import (
     ERRORS,
-    MEANING_FIELDS,
     BatchRequest,
     BatchResponse,
     EntityOut,
