@@ -38,7 +38,7 @@ from medner.evaluation.evaluate import evaluate_model
 from medner.learning.dataset import export_new, read_notes, split_by_time, write_jsonl
 from medner.monitoring.profile import write_reference
 from medner.review import reprioritize
-from medner.training.config import load_config
+from medner.training.config import load_config, read_config
 from medner.training.train import train
 
 logger = logging.getLogger(__name__)
@@ -86,13 +86,7 @@ class RetrainConfig(BaseModel):
 def load_retrain_config(path: Path | None, overrides: Sequence[str] = ()) -> RetrainConfig:
     """Defaults, then the ``retrain`` section of ``path`` (``params.yaml``), then
     ``key=value`` overrides (YAML values)."""
-    tree: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-        tree = dict(loaded.get("retrain") or {})
+    tree = read_config(path, "retrain", required=False) if path is not None else {}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:

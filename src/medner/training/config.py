@@ -58,6 +58,28 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_config(path: Path, section: str | None = None, required: bool = True) -> dict[str, Any]:
+    """A YAML config file as a mapping, or its ``section`` key (the ``train`` or ``retrain``
+    section of ``params.yaml``; an empty mapping when it is missing and not ``required``).
+
+    Raises:
+        ConfigError: unreadable file, not a mapping, or a required section missing.
+    """
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping")
+    if section is None:
+        return loaded
+    if loaded.get(section) is None and not required:
+        return {}
+    if not isinstance(loaded.get(section), dict):
+        raise ConfigError(f"{path}: no mapping under key {section!r}")
+    return dict(loaded[section])
+
+
 def load_config(
     path: Path | None = None, overrides: list[str] | None = None, section: str | None = None
 ) -> TrainConfig:
@@ -68,19 +90,7 @@ def load_config(
         ConfigError: unreadable file, malformed override, or a value the schema rejects
             (the message names the field).
     """
-    tree: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: a config file must be a mapping")
-        if section is not None:
-            if not isinstance(loaded.get(section), dict):
-                raise ConfigError(f"{path}: no mapping under key {section!r}")
-            loaded = loaded[section]
-        tree = loaded
+    tree = read_config(path, section) if path is not None else {}
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
