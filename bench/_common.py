@@ -7,6 +7,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,25 @@ def train_default_model(path: Path) -> Path:
         config,
     )
     return path
+
+
+def run_extract(model: Path, notes: Path, out: Path, *options: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one `medner extract` process over the MTSamples
+    columns of ``notes``, with extra ``options`` (``--sentence-cache 0``, ``--meaning``)."""
+    cmd = [
+        sys.executable, "-m", "medner", "extract", "--model", str(model), "--input", str(notes),
+        "--id-column", "note_id", "--text-column", "transcription", "--output", str(out),
+        "--no-progress", *options,
+    ]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(
+            f"medner extract failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return seconds, usage.ru_maxrss
 
 
 def machine() -> str:

@@ -15,9 +15,7 @@ Usage: python bench/extract_throughput.py [--write docs/benchmarks.md] [--limit 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,32 +23,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from _common import NOTES, REPO, provenance, train_default_model, write_section
+from _common import NOTES, REPO, provenance, run_extract, train_default_model, write_section
 from baseline import train_baseline
 from medner.data.corpora import corpus_path
 from medner.models import load_model
 from medner.models.tagging import sentence_token_spans
 
 TRAIN = REPO / corpus_path("biotext/train")
-
-
-def run_extract(model: Path, notes: Path, out: Path, cache: int | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one `medner extract` process."""
-    cmd = [
-        sys.executable, "-m", "medner", "extract", "--model", str(model), "--input", str(notes),
-        "--id-column", "note_id", "--text-column", "transcription", "--output", str(out),
-        "--no-progress",
-        *(["--sentence-cache", str(cache)] if cache is not None else []),
-    ]  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(
-            f"medner extract failed: {proc.stderr.read().decode() if proc.stderr else ''}"
-        )
-    return seconds, usage.ru_maxrss
 
 
 def main() -> None:
@@ -82,7 +61,9 @@ def main() -> None:
         e2e: dict[str, list[tuple[float, int]]] = {"cache": [], "no cache": []}
         for _ in range(2):
             e2e["cache"].append(run_extract(model_dir, notes, tmpdir / "a.jsonl"))
-            e2e["no cache"].append(run_extract(model_dir, notes, tmpdir / "b.jsonl", cache=0))
+            e2e["no cache"].append(
+                run_extract(model_dir, notes, tmpdir / "b.jsonl", "--sentence-cache", "0")
+            )
         if (tmpdir / "a.jsonl").read_bytes() != (tmpdir / "b.jsonl").read_bytes():
             raise SystemExit("the sentence cache changed the output")
 

@@ -33,16 +33,14 @@ import argparse
 import json
 import re
 import statistics
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from _common import NOTES, REPO, provenance, write_section
+from _common import NOTES, REPO, provenance, run_extract, write_section
 from medner.data.prescriptions import group
 from medner.inference import entity_records
 from medner.labels import ASSERTIONS
@@ -246,19 +244,6 @@ def end_to_end(records: list[dict[str, Any]], model: Any) -> dict[str, Any]:
 
 
 # -- 5. cost --------------------------------------------------------------------------------
-def run_extract(model: Path, notes: Path, out: Path, meaning: bool) -> float:
-    import subprocess
-
-    cmd = [
-        sys.executable, "-m", "medner", "extract", "--model", str(model), "--input", str(notes),
-        "--id-column", "note_id", "--text-column", "transcription", "--output", str(out),
-        "--no-progress", *(["--meaning"] if meaning else []),
-    ]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def cost(model: Path, repeats: int) -> tuple[dict[str, float], int, int]:
     texts = [t or "" for t in pq.read_table(NOTES, columns=["transcription"])[0].to_pylist()]
     tokens = sum(len(s) for t in texts for s in sentence_token_spans(t))
@@ -266,9 +251,9 @@ def cost(model: Path, repeats: int) -> tuple[dict[str, float], int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             for name in ("off", "on"):
-                seconds[name].append(
-                    run_extract(model, NOTES, Path(tmp) / f"{name}.jsonl", name == "on")
-                )
+                options = ["--meaning"] if name == "on" else []
+                out = Path(tmp) / f"{name}.jsonl"
+                seconds[name].append(run_extract(model, NOTES, out, *options)[0])
     return {k: statistics.median(v) for k, v in seconds.items()}, tokens, len(texts)
 
 
