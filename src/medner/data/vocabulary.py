@@ -211,13 +211,20 @@ def _medner_version() -> str:
     return medner.__version__
 
 
+def drug_dictionary() -> dict[str, Any]:
+    """The drug dictionary's data file, as the package ships it (``drug_variant_to_canonical``,
+    ``drug_canonical_to_data``, ``drug_variant_to_variant_data``). Not cached: each user keeps
+    what it needs of it."""
+    path = _package_dir("drug_named_entity_recognition") / "drug_ner_dictionary.pkl.bz2"
+    with bz2.open(path, "rb") as f:
+        data: dict[str, Any] = pickle.load(f)  # the package's own file, pinned in the constraints
+    return data
+
+
 @cache
 def drug_names() -> frozenset[str]:
     """Every drug name and brand variant of the drug dictionary, lower-cased."""
-    path = _package_dir("drug_named_entity_recognition") / "drug_ner_dictionary.pkl.bz2"
-    with bz2.open(path, "rb") as f:
-        data = pickle.load(f)  # the package's own data file, pinned in the constraints
-    return frozenset(str(name).lower() for name in data["drug_variant_to_canonical"])
+    return frozenset(str(name).lower() for name in drug_dictionary()["drug_variant_to_canonical"])
 
 
 @cache

@@ -26,6 +26,7 @@ most specific wins: absent, family, possible, planned, history, then present.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,8 +143,6 @@ def find_triggers(text: str) -> list[Match]:
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:
-    import bisect
-
     i = bisect.bisect_right(spans, (start, float("inf"))) - 1
     return any(s < end and start < e for s, e in spans[max(0, i) : i + 2])
 
@@ -185,8 +184,6 @@ class NoteContext:
 
     def segment(self, start: int, end: int) -> tuple[int, int]:
         """The sentence-like segment around ``[start, end)``."""
-        import bisect
-
         i = bisect.bisect_right(self.cuts, start) - 1
         left = self.cuts[i] if i >= 0 else 0
         j = bisect.bisect_left(self.cuts, end)

@@ -6,11 +6,12 @@
   generics), then the drug dictionary of the ``drug-named-entity-recognition`` package
   (DrugBank, MeSH, NHS names and brand variants), each first with the whole name and then
   without its trailing strength or variant (``Dolo 650`` → ``dolo``, ``Pan D`` → ``pan``);
-  then the closest name of either with a similarity of at least ``FUZZY_THRESHOLD`` (typing
-  slips: ``Dolo`` for ``Dolo``). A name none of these knows, written as a prescription
-  (``Tab. X``, ``X 1-0-1``), is ``"name": "unknown"``: never a guess under the threshold. A drug
-  class or procedure the shorthand table knows (``OHA``, ``PTCA``) gets its expansion
-  (``"system": "abbreviation"``); any other treatment has no concept.
+  then, for a mention written as a prescription, the closest name of either with a similarity
+  of at least ``FUZZY_THRESHOLD`` (typing slips: ``Azithromicin``). A name none of these
+  knows, written as a prescription (``Tab. X``, ``X 1-0-1``), is ``"name": "unknown"``: never a
+  guess under the threshold. A drug class or procedure the shorthand table knows (``OHA``,
+  ``PTCA``) gets its expansion (``"system": "abbreviation"``); any other treatment has no
+  concept.
 - **Diseases.** A DISEASE gets ``{"system": "ICD-10-CM", "code", "name"}``: the best ICD-10-CM
   code and its title, found by the words of the mention after shorthand (``HTN`` →
   hypertension, ``resources/abbreviations_in.tsv``), Hinglish and Indian-English words
@@ -23,11 +24,9 @@ Codes are candidates for a coder, not coding: docs/meaning.md says what they are
 
 from __future__ import annotations
 
-import bz2
 import difflib
 import math
 import os
-import pickle
 import re
 import threading
 import zipfile
@@ -41,14 +40,17 @@ from typing import Any
 import numpy as np
 import yaml
 
-from medner.data.vocabulary import _package_dir, abbreviations, icd_module
+from medner.data.vocabulary import abbreviations, drug_dictionary, icd_module
 
-INDEX_FORMAT = 2  # bump when IcdIndex's arrays change
+INDEX_FORMAT = 3  # bump when IcdIndex's arrays change
 FUZZY_THRESHOLD = 0.84  # chosen on prescription dev (docs/meaning.md)
 LAY_TERMS_FILE = "lay_terms_in.tsv"
 _TOKEN = re.compile(r"[a-z0-9]+")
+STOP = frozenset(
+    ["of", "the", "and", "or", "in", "with", "to", "a", "an", "by", "due", "on", "at", "as", "for"]
+)
 # words of ICD-10-CM titles that do not make a title less fitting for a plain mention
-NEUTRAL = frozenset(
+NEUTRAL = STOP | frozenset(
     [
         "unspecified",
         "other",
@@ -63,27 +65,10 @@ NEUTRAL = frozenset(
         "site",
         "nos",
         "not",
-        "of",
-        "the",
-        "and",
-        "or",
-        "in",
-        "with",
-        "to",
-        "a",
-        "an",
-        "by",
-        "due",
-        "on",
-        "at",
-        "as",
         "mentioned",
         "unqualified",
         "acute",
     ]
-)
-STOP = frozenset(
-    ["of", "the", "and", "or", "in", "with", "to", "a", "an", "by", "due", "on", "at", "as", "for"]
 )
 _SPELLING = (
     ("haem", "hem"),
@@ -180,9 +165,7 @@ def brand_table() -> dict[str, str]:
 @cache
 def _drug_dictionary() -> tuple[dict[str, str], dict[str, str | None], dict[str, bool]]:
     """The drug dictionary: variant → canonical, canonical → DrugBank id, variant → is brand."""
-    path = _package_dir("drug_named_entity_recognition") / "drug_ner_dictionary.pkl.bz2"
-    with bz2.open(path, "rb") as f:
-        data = pickle.load(f)  # the package's own data file, pinned in the constraints
+    data = drug_dictionary()
     variants = {
         str(k).lower(): str(v[0]).lower() for k, v in data["drug_variant_to_canonical"].items()
     }
@@ -522,7 +505,7 @@ CONTEXT_WORDS = frozenset(
         "encounter",
     ]
 )
-MIN_SCORE = 4.0  # a candidate must cover most of the mention's words (chosen on dev)
+MIN_SCORE = 4.0  # a candidate must cover most of the mention's words
 
 
 @lru_cache(maxsize=65536)

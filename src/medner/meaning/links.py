@@ -19,6 +19,7 @@ indices into the note's entity list: ``(treatment, disease)``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Sequence
@@ -60,10 +61,8 @@ def _segments(text: str) -> list[tuple[int, int]]:
 
 
 def _segment_of(segments: list[tuple[int, int]], offset: int) -> int:
-    for i, (a, b) in enumerate(segments):
-        if a <= offset < b:
-            return i
-    return len(segments) - 1
+    """The index of the segment ``offset`` falls in (segments are contiguous, in order)."""
+    return max(0, bisect.bisect_right(segments, (offset, float("inf"))) - 1)
 
 
 def link_entities(
