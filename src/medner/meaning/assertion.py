@@ -182,6 +182,13 @@ class NoteContext:
             triggers = [m for m in triggers if not _overlaps(inside, m.start, m.end)]
         return cls(text, triggers, _boundaries(text, headings), headings)
 
+    def ending(self, after: int, by: int) -> list[Match]:
+        """The triggers that end after ``after`` and by ``by`` (triggers do not overlap, so
+        their starts and ends are both in order)."""
+        lo = bisect.bisect_right(self.triggers, after, key=lambda m: m.end)
+        hi = bisect.bisect_right(self.triggers, by, key=lambda m: m.end)
+        return self.triggers[lo:hi]
+
     def segment(self, start: int, end: int) -> tuple[int, int]:
         """The sentence-like segment around ``[start, end)``."""
         i = bisect.bisect_right(self.cuts, start) - 1
@@ -198,7 +205,7 @@ def modifiers(context: NoteContext, start: int, end: int) -> list[tuple[str, str
     left, right = context.segment(start, end)
     found: list[tuple[str, str, int]] = []
     # a trigger may straddle the segment's start: "Prov. Dx:" is a heading found at "Dx"
-    before = [m for m in context.triggers if left < m.end and m.end <= start]
+    before = context.ending(left, start)
     # forward triggers: walk back from the mention; a terminator ends the search
     for m in reversed(before):
         kind = _SPECIAL.get(m.phrase)
@@ -212,7 +219,7 @@ def modifiers(context: NoteContext, start: int, end: int) -> list[tuple[str, str
             continue
         found.append((category, m.phrase, start - m.end))
     # backward triggers: right after the mention, before the next comma or mention boundary
-    after = [m for m in context.triggers if end <= m.start and m.end <= right]
+    after = [m for m in context.ending(end, right) if end <= m.start]
     for m in after:
         between = text[end : m.start]
         if (
